@@ -1,0 +1,120 @@
+"""GitHub Actions I/O: annotations, step outputs, the step summary, log groups and progress lines.
+
+Outside Actions (``GITHUB_ACTIONS`` unset) annotations degrade to plain lines and outputs/summary are
+skipped unless their files are given, so the same CLI reads well in a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from gatewayd_plugin_actions.errors import Problem
+
+# GitHub shows only 10 annotations of each kind per step; the rest still go to the log and summary.
+MAX_ANNOTATIONS_PER_KIND = 10
+
+
+def in_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(problem: Problem) -> str:
+    """The ``::error file=…,line=…::message`` line for a problem."""
+    props: list[str] = []
+    if problem.file:
+        props.append(f"file={_escape_property(problem.file)}")
+    if problem.line:
+        props.append(f"line={problem.line}")
+    if problem.title:
+        props.append(f"title={_escape_property(problem.title)}")
+    joined = " " + ",".join(props) if props else ""
+    return f"::{problem.severity}{joined}::{_escape_data(problem.message)}"
+
+
+def report(problems: list[Problem]) -> None:
+    """Print problems for humans (stderr) and, on Actions, as annotations (stdout, capped per kind)."""
+    shown: dict[str, int] = {}
+    for problem in problems:
+        print(str(problem), file=sys.stderr)
+        if in_actions():
+            count = shown.get(problem.severity, 0)
+            if count < MAX_ANNOTATIONS_PER_KIND:
+                print(workflow_command(problem), flush=True)
+            shown[problem.severity] = count + 1
+
+
+def progress(message: str) -> None:
+    """One line of progress on stderr, flushed at once so long stages show where they are."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def notice(message: str) -> None:
+    if in_actions():
+        print(f"::notice::{_escape_data(message)}", flush=True)
+    else:
+        print(f"note: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def group(title: str) -> Iterator[None]:
+    if in_actions():
+        print(f"::group::{_escape_data(title)}", flush=True)
+    else:
+        progress(f"== {title}")
+    try:
+        yield
+    finally:
+        if in_actions():
+            print("::endgroup::", flush=True)
+
+
+def set_output(name: str, value: str) -> None:
+    """Write a step output; multi-line values use a random heredoc delimiter."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    with Path(path).open("a", encoding="utf-8") as out:
+        if "\n" in value:
+            delimiter = f"ghadelim_{secrets.token_hex(8)}"
+            out.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+        else:
+            out.write(f"{name}={value}\n")
+
+
+# GitHub rejects a step summary over 1 MiB; stay well below it.
+SUMMARY_LIMIT_BYTES = 1000 * 1024
+
+
+def append_summary(markdown: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    target = Path(path)
+    used = target.stat().st_size if target.exists() else 0
+    data = markdown if markdown.endswith("\n") else markdown + "\n"
+    if used + len(data.encode()) > SUMMARY_LIMIT_BYTES:
+        data = "\n_(summary truncated: GitHub caps step summaries at 1 MiB)_\n"
+    with target.open("a", encoding="utf-8") as out:
+        out.write(data)
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,138 @@
+"""Stage ``build``: cross-compile the plugin for every target, exactly as it will be released.
+
+``CGO_ENABLED=0`` (as every official plugin since 2023), ``-trimpath`` and ``-buildvcs=false`` so two
+builds of one commit are byte-identical wherever they run, ``-s -w`` as today's Makefiles, and the
+version injected with ``-X`` into the plugin's ``Version`` variable. The Go linker silently ignores an
+``-X`` for a symbol that does not exist (GatewayD's scaffold ships exactly that bug), so the variable is
+checked in the source first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from gatewayd_plugin_actions import actions_io
+from gatewayd_plugin_actions.context import Binary, ReleaseContext
+from gatewayd_plugin_actions.contract import Target, sha256_file
+from gatewayd_plugin_actions.errors import Problem, UserError
+
+BUILD_DIR = ".build"  # inside dist/: per-target binaries before packaging
+
+
+def go_module_path(project: Path) -> str:
+    go_mod = project / "go.mod"
+    try:
+        text = go_mod.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{go_mod}: not found; the project must be a Go module (run `go mod init`)") from None
+    match = re.search(r"^module\s+(\S+)", text, re.MULTILINE)
+    if not match:
+        raise UserError(f"{go_mod}: no module line")
+    return match.group(1).strip('"')
+
+
+def _package_declares(directory: Path, name: str) -> str | None:
+    """'var' if the Go package in ``directory`` declares a package-level ``name`` as a var, 'const' for a
+    const, else None. A text scan: enough to catch the silent -X no-op, without needing go/types."""
+    if not directory.is_dir():
+        return None
+    word = re.escape(name)
+    single = re.compile(rf"^(var|const)\s+{word}\b", re.MULTILINE)
+    block = re.compile(r"^(var|const)\s*\((.*?)^\)", re.MULTILINE | re.DOTALL)
+    in_block = re.compile(rf"^\s*{word}\b", re.MULTILINE)
+    found: str | None = None
+    for source in sorted(directory.glob("*.go")):
+        if source.name.endswith("_test.go"):
+            continue
+        text = re.sub(r"//[^\n]*", "", source.read_text(encoding="utf-8", errors="replace"))
+        kinds = [m.group(1) for m in single.finditer(text)]
+        kinds += [m.group(1) for m in block.finditer(text) if in_block.search(m.group(2))]
+        if "var" in kinds:
+            return "var"
+        if "const" in kinds:
+            found = "const"
+    return found
+
+
+def resolve_version_variable(project: Path, requested: str | None) -> str | None:
+    """The ``-X`` symbol for the version: the requested one (checked), or ``<module>/plugin.Version``."""
+    module = go_module_path(project)
+    if requested is None:
+        candidate = f"{module}/plugin.Version"
+        return candidate if _package_declares(project / "plugin", "Version") == "var" else None
+    if requested in ("", "none"):
+        return None
+    package, _, name = requested.rpartition(".")
+    if requested.startswith(("http://", "https://")):
+        raise UserError(f"version variable {requested!r} contains a URL scheme; -X needs an import path "
+                        f"such as {module}/plugin.Version (GatewayD's scaffold Makefile has this bug)")
+    if not package or not name:
+        raise UserError(f"version variable {requested!r} must look like IMPORTPATH.Name, "
+                        f"e.g. {module}/plugin.Version")
+    if package == "main":
+        directory = project
+    elif package == module or package.startswith(module + "/"):
+        directory = project / package[len(module):].lstrip("/")
+    else:
+        raise UserError(f"version variable {requested!r} is outside this module ({module}); "
+                        "the linker would ignore it silently")
+    kind = _package_declares(directory, name)
+    if kind == "const":
+        raise UserError(f"{package}.{name} is a constant; -X can only set a string variable "
+                        f"(change it to `var {name} = \"…\"`)")
+    if kind is None:
+        raise UserError(f"no string variable {name} in {directory}; the linker would ignore "
+                        f"-X {requested} silently and the plugin would report the wrong version")
+    return requested
+
+
+def go_binary() -> str:
+    path = shutil.which("go")
+    if path is None:
+        raise UserError("`go` is not on PATH; install Go (on Actions: actions/setup-go with go-version-file)")
+    return path
+
+
+def ldflags(ctx: ReleaseContext) -> str:
+    flags = ["-s", "-w"]
+    if ctx.version_variable and ctx.version is not None:
+        flags.append(f"-X {ctx.version_variable}={ctx.version.number}")
+    if ctx.options.extra_ldflags:
+        flags.append(ctx.options.extra_ldflags)
+    return " ".join(flags)
+
+
+def build_command(ctx: ReleaseContext, output: Path) -> list[str]:
+    command = [go_binary(), "build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags(ctx), "-o", str(output)]
+    if ctx.options.build_tags:
+        command[2:2] = ["-tags", ctx.options.build_tags]
+    command.append(ctx.options.main_package)
+    return command
+
+
+def binary_filename(ctx: ReleaseContext, target: Target) -> str:
+    suffix = ".exe" if target.goos == "windows" and ctx.options.exe_suffix else ""
+    return ctx.plugin_name + suffix
+
+
+def build_target(ctx: ReleaseContext, target: Target) -> Binary:
+    out_dir = ctx.options.dist / BUILD_DIR / target.slug
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / binary_filename(ctx, target)
+    env = dict(os.environ, GOOS=target.goos, GOARCH=target.goarch, CGO_ENABLED="1" if ctx.options.cgo else "0")
+    started = time.monotonic()
+    result = subprocess.run(build_command(ctx, output), cwd=ctx.options.project, env=env,
+                            capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+        raise UserError(f"go build failed for {target}:\n{tail}",
+                        [Problem(f"go build failed for {target}: {tail.splitlines()[-1] if tail else ''}")])
+    size = output.stat().st_size
+    actions_io.progress(f"  built    {target!s:<14} {size / 1e6:6.1f} MB  {seconds:5.1f}s")
+    return Binary(target, output, sha256_file(output), size, seconds)

@@ -1,0 +1,28 @@
+"""``build``: cross-compile the plugin into <dist>/.build/<os>-<arch>/ (``package`` archives them)."""
+
+from __future__ import annotations
+
+import argparse
+
+from gatewayd_plugin_actions import pipeline
+from gatewayd_plugin_actions.commands.common import add_build, add_project, options_from
+from gatewayd_plugin_actions.context import ReleaseContext
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("build", help="cross-compile the plugin for every target",
+                                   description=__doc__)
+    add_project(parser)
+    add_build(parser)
+    parser.add_argument("--snapshot", action="store_true", help="allow an untagged HEAD (snapshot version)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ctx = ReleaseContext(options_from(args, snapshot=args.snapshot))
+    pipeline.stage_validate(ctx)
+    pipeline.stage_version(ctx)
+    pipeline.prepare_dist(ctx.options.dist)
+    pipeline.stage_build_and_package(ctx, package_too=False)
+    pipeline.write_metadata(ctx)
+    return 0

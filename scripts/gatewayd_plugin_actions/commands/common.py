@@ -1,0 +1,66 @@
+"""Arguments several subcommands share, parsed into the pipeline's ``Options``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gatewayd_plugin_actions.context import Options
+from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, parse_targets
+from gatewayd_plugin_actions.errors import UserError
+
+
+def add_project(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", type=Path, default=Path(), metavar="DIR",
+                        help="the plugin's repository root (default: the current directory)")
+    parser.add_argument("--repository", metavar="OWNER/NAME",
+                        help="GitHub repository the plugin is installed from (default: $GITHUB_REPOSITORY, "
+                             "else the manifest's url)")
+
+
+def add_build(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", metavar="TAG", help="release tag, e.g. v1.2.3 (default: the tag on HEAD)")
+    parser.add_argument("--targets", metavar="OS/ARCH,...", default=",".join(str(t) for t in DEFAULT_TARGETS),
+                        help="platforms to build (default: %(default)s)")
+    parser.add_argument("--version-variable", metavar="IMPORTPATH.Version",
+                        help="string variable set with -X to the version without 'v' (default: "
+                             "<module>/plugin.Version when it exists; 'none' to disable)")
+    parser.add_argument("--cgo", action="store_true", help="build with CGO_ENABLED=1 (needs cross compilers)")
+    parser.add_argument("--exe-suffix", action="store_true", help="name Windows binaries <name>.exe")
+    parser.add_argument("--extra-files", metavar="PATH", nargs="*", default=[], type=Path,
+                        help="more files or directories for every archive (files go to the archive root)")
+    parser.add_argument("--main-package", default=".", metavar="PKG", help="package to build (default: .)")
+    parser.add_argument("--build-tags", default="", metavar="TAGS", help="go build -tags value")
+    parser.add_argument("--ldflags", dest="extra_ldflags", default="", metavar="FLAGS",
+                        help="extra -ldflags appended after '-s -w -X …'")
+    parser.add_argument("--dist", type=Path, metavar="DIR", help="output directory (default: <project>/dist)")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                        help="targets built at once (default: one per CPU)")
+
+
+def options_from(args: argparse.Namespace, snapshot: bool) -> Options:
+    project = args.project.resolve()
+    if not project.is_dir():
+        raise UserError(f"project directory {args.project} does not exist")
+    try:
+        targets = parse_targets(args.targets)
+    except ValueError as exc:
+        raise UserError(f"--targets: {exc}") from None
+    gatewayd = getattr(args, "gatewayd", None)
+    return Options(
+        project=project,
+        dist=(args.dist or project / "dist").resolve(),
+        version=args.version,
+        targets=targets,
+        version_variable=args.version_variable,
+        cgo=args.cgo,
+        exe_suffix=args.exe_suffix,
+        extra_files=list(args.extra_files),
+        main_package=args.main_package,
+        build_tags=args.build_tags,
+        extra_ldflags=args.extra_ldflags,
+        repository=args.repository,
+        snapshot=snapshot,
+        gatewayd=gatewayd.resolve() if gatewayd else None,
+        jobs=args.jobs,
+    )

@@ -1,0 +1,40 @@
+"""``release``: validate → build → package → verify, and (without --snapshot) publish to GitHub Releases."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gatewayd_plugin_actions import actions_io, pipeline
+from gatewayd_plugin_actions.commands.common import add_build, add_project, options_from
+from gatewayd_plugin_actions.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("release", help="build, package and verify a release (and publish it)",
+                                   description=__doc__)
+    add_project(parser)
+    add_build(parser)
+    parser.add_argument("--snapshot", action="store_true",
+                        help="make the exact dist/ CI would publish, and publish nothing")
+    parser.add_argument("--gatewayd", type=Path, metavar="PATH",
+                        help="a GatewayD binary for the real install round-trip during verify")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.snapshot:
+        raise UserError("publishing is not available yet; use `release --snapshot`")
+    ctx = pipeline.release_snapshot(options_from(args, snapshot=True))
+    pipeline.set_release_outputs(ctx)
+    actions_io.append_summary(pipeline.summary_markdown(ctx, "Snapshot release"))
+    dist = ctx.options.dist
+    actions_io.progress(f"\nsnapshot {ctx.plugin_name} {ctx.tag}: {len(ctx.archives)} archives in {dist}")
+    for archive in ctx.archives:
+        actions_io.progress(f"  {archive.path}")
+    actions_io.progress(f"  {dist / 'checksums.txt'}")
+    for item in ctx.verified:
+        actions_io.progress(f"  verified: {item}")
+    build_time = ctx.timings.get("build+package", 0.0)
+    actions_io.progress(f"done in {ctx.timings['total']:.1f}s (build+package {build_time:.1f}s)")
+    return 0

@@ -1,0 +1,78 @@
+"""The one context every release stage reads and extends (GoReleaser's "pipes" over a single context)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target
+from gatewayd_plugin_actions.manifest import Manifest
+from gatewayd_plugin_actions.version import Version
+
+METADATA_FILE = "metadata.json"  # written into dist/, never uploaded
+
+
+@dataclass
+class Options:
+    project: Path
+    dist: Path
+    version: str | None = None
+    targets: list[Target] = field(default_factory=lambda: list(DEFAULT_TARGETS))
+    version_variable: str | None = None  # e.g. github.com/o/r/plugin.Version; None = detect
+    cgo: bool = False
+    exe_suffix: bool = False
+    extra_files: list[Path] = field(default_factory=list)
+    main_package: str = "."
+    build_tags: str = ""
+    extra_ldflags: str = ""
+    repository: str | None = None  # OWNER/NAME
+    snapshot: bool = False
+    gatewayd: Path | None = None  # a GatewayD binary for the install round-trip
+    jobs: int = 0  # parallel target builds; 0 = one per CPU
+
+
+@dataclass
+class Binary:
+    target: Target
+    path: Path
+    sha256: str
+    size: int
+    seconds: float
+
+
+@dataclass
+class Archive:
+    target: Target
+    path: Path
+    sha256: str
+    size: int
+    binary_sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass
+class ReleaseContext:
+    options: Options
+    manifest: Manifest | None = None
+    version: Version | None = None
+    commit: str | None = None
+    source_date_epoch: int = 0
+    version_variable: str | None = None
+    binaries: list[Binary] = field(default_factory=list)
+    archives: list[Archive] = field(default_factory=list)
+    checksums: Path | None = None
+    verified: list[str] = field(default_factory=list)  # human-readable list of what verify checked
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def plugin_name(self) -> str:
+        assert self.manifest is not None, "validate runs first"
+        return self.manifest.plugin_name
+
+    @property
+    def tag(self) -> str:
+        assert self.version is not None, "version runs first"
+        return self.version.tag

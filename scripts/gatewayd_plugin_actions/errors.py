@@ -1,0 +1,72 @@
+"""Problems found in a user's input, and the exception that carries them to the CLI.
+
+A ``Problem`` is something a plugin author must fix (or should look at, for warnings). The CLI prints
+each as ``file:line: message`` and, on GitHub Actions, as a workflow annotation; it never shows a
+traceback for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning", "notice"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    file: str | None = None
+    line: int | None = None
+    severity: Severity = "error"
+    title: str | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        prefix = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{where}{prefix}{self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+class UserError(Exception):
+    """Bad input or a failed check: the CLI reports it and exits non-zero, without a traceback."""
+
+    def __init__(self, message: str, problems: Iterable[Problem] = (), exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = list(problems)
+        self.exit_code = exit_code
+
+
+@dataclass
+class Findings:
+    """An ordered list of problems gathered by a checking stage."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def error(self, message: str, file: str | None = None, line: int | None = None) -> None:
+        self.problems.append(Problem(message, file, line, "error"))
+
+    def warning(self, message: str, file: str | None = None, line: int | None = None) -> None:
+        self.problems.append(Problem(message, file, line, "warning"))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.problems.extend(problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    def raise_if_errors(self, summary: str) -> None:
+        if self.errors:
+            raise UserError(f"{summary}: {len(self.errors)} error(s)", self.problems)

@@ -1,0 +1,162 @@
+"""The release pipeline: validate → version → build → package → checksums → verify (→ publish).
+
+Each stage is a function over one ``ReleaseContext``. Build and package are pipelined per target in a
+small pool, so archives are written while other targets still compile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from gatewayd_plugin_actions import actions_io, build, package, verify
+from gatewayd_plugin_actions.context import METADATA_FILE, Archive, Binary, Options, ReleaseContext
+from gatewayd_plugin_actions.contract import MANIFEST_FILE, Target
+from gatewayd_plugin_actions.errors import Findings, UserError
+from gatewayd_plugin_actions.manifest import load_manifest
+from gatewayd_plugin_actions.version import head_commit, resolve_version, source_date_epoch
+
+
+@contextmanager
+def timed(ctx: ReleaseContext, stage: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        ctx.timings[stage] = ctx.timings.get(stage, 0.0) + time.monotonic() - started
+
+
+def repository_from_env() -> str | None:
+    return os.environ.get("GITHUB_REPOSITORY") or None
+
+
+def stage_validate(ctx: ReleaseContext) -> None:
+    with timed(ctx, "validate"):
+        repository = ctx.options.repository or repository_from_env()
+        manifest, problems = load_manifest(ctx.options.project / MANIFEST_FILE, repository)
+        actions_io.report([p for p in problems if p.severity == "warning"])
+        ctx.manifest = manifest
+        actions_io.progress(f"  validated {manifest.display}: plugin {manifest.plugin_name}")
+
+
+def stage_version(ctx: ReleaseContext) -> None:
+    with timed(ctx, "version"):
+        project = ctx.options.project
+        ctx.version = resolve_version(project, ctx.options.version, ctx.options.snapshot)
+        ctx.commit = head_commit(project)
+        ctx.source_date_epoch = source_date_epoch(project)
+        ctx.version_variable = build.resolve_version_variable(project, ctx.options.version_variable)
+        injected = f"-X {ctx.version_variable}={ctx.version.number}" if ctx.version_variable else "no -X"
+        actions_io.progress(f"  version {ctx.tag}{' (prerelease)' if ctx.version.is_prerelease else ''}; "
+                            f"{injected}")
+        if ctx.version_variable is None:
+            actions_io.notice("no plugin.Version variable found: the plugin cannot report its release version; "
+                              "add `var Version = \"0.0.0\"` to package plugin or pass --version-variable")
+
+
+def prepare_dist(dist: Path) -> None:
+    """Start from an empty dist/, but never delete a directory this tool did not make."""
+    if dist.exists():
+        ours = (dist / METADATA_FILE).is_file() or (dist / build.BUILD_DIR).is_dir()
+        if any(dist.iterdir()) and not ours:
+            raise UserError(f"{dist} exists and was not made by gatewayd-plugin-actions; remove it or pass "
+                            "another --dist")
+        shutil.rmtree(dist)
+    dist.mkdir(parents=True)
+
+
+def parallel_jobs(options: Options, count: int) -> int:
+    return max(1, min(count, options.jobs or (os.cpu_count() or 1)))
+
+
+def run_per_target(ctx: ReleaseContext, work: Callable[[Target], tuple[Binary | None, Archive | None]]) -> None:
+    jobs = parallel_jobs(ctx.options, len(ctx.options.targets))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(work, ctx.options.targets))
+    ctx.binaries = sorted((b for b, _ in results if b), key=lambda b: b.target)
+    ctx.archives = sorted((a for _, a in results if a), key=lambda a: a.target)
+
+
+def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> None:
+    actions_io.progress(f"building {len(ctx.options.targets)} targets with {build.go_binary()} "
+                        f"({parallel_jobs(ctx.options, len(ctx.options.targets))} at a time)")
+
+    def work(target: Target) -> tuple[Binary | None, Archive | None]:
+        binary = build.build_target(ctx, target)
+        return binary, package.package_target(ctx, binary) if package_too else None
+
+    with timed(ctx, "build+package"):
+        run_per_target(ctx, work)
+    ctx.timings["go build"] = sum(b.seconds for b in ctx.binaries)
+    if package_too:
+        package.write_checksums(ctx)
+
+
+def write_metadata(ctx: ReleaseContext) -> Path:
+    assert ctx.version is not None
+    data = {
+        "plugin": ctx.plugin_name,
+        "version": ctx.tag,
+        "prerelease": ctx.version.is_prerelease,
+        "commit": ctx.commit,
+        "source_date_epoch": ctx.source_date_epoch,
+        "version_variable": ctx.version_variable,
+        "targets": [str(t) for t in ctx.options.targets],
+        "binaries": [{"target": str(b.target), "path": str(b.path.relative_to(ctx.options.dist)),
+                      "sha256": b.sha256, "size": b.size} for b in ctx.binaries],
+        "archives": [{"name": a.name, "target": str(a.target), "sha256": a.sha256, "size": a.size,
+                      "binary_sha256": a.binary_sha256} for a in ctx.archives],
+    }
+    path = ctx.options.dist / METADATA_FILE
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def stage_verify(ctx: ReleaseContext) -> verify.VerifyReport:
+    with timed(ctx, "verify"):
+        report = verify.verify_dist(ctx.options.dist, ctx.plugin_name, ctx.tag, ctx.options.targets,
+                                    ctx.options.repository or repository_from_env(), ctx.options.gatewayd)
+    ctx.verified = report.checked
+    actions_io.report(report.problems)
+    Findings(report.problems).raise_if_errors(f"{ctx.options.dist} is not installable")
+    return report
+
+
+def release_snapshot(options: Options) -> ReleaseContext:
+    """Everything but publishing: the exact dist/ CI would publish."""
+    ctx = ReleaseContext(options)
+    started = time.monotonic()
+    with actions_io.group("validate"):
+        stage_validate(ctx)
+    stage_version(ctx)
+    prepare_dist(options.dist)
+    with actions_io.group(f"build and package {ctx.plugin_name} {ctx.tag}"):
+        stage_build_and_package(ctx)
+    shutil.rmtree(options.dist / build.BUILD_DIR, ignore_errors=True)
+    ctx.binaries = []  # their staging files are gone; the archives hold them now
+    write_metadata(ctx)
+    with actions_io.group("verify"):
+        stage_verify(ctx)
+    ctx.timings["total"] = time.monotonic() - started
+    return ctx
+
+
+def summary_markdown(ctx: ReleaseContext, title: str) -> str:
+    rows = [[f"`{a.name}`", str(a.target), f"{a.size / 1e6:.1f} MB", f"`{a.sha256}`"] for a in ctx.archives]
+    lines = [f"### {title}: {ctx.plugin_name} {ctx.tag}", "",
+             actions_io.markdown_table(["asset", "target", "size", "sha256"], rows),
+             "Verified:", *[f"- {item}" for item in ctx.verified], ""]
+    return "\n".join(lines)
+
+
+def set_release_outputs(ctx: ReleaseContext) -> None:
+    actions_io.set_output("version", ctx.tag)
+    actions_io.set_output("dist", str(ctx.options.dist))
+    assets = [{"name": a.name, "target": str(a.target), "sha256": a.sha256, "size": a.size} for a in ctx.archives]
+    actions_io.set_output("artifacts", json.dumps(assets))

@@ -1,0 +1,114 @@
+"""Stage ``smoke``: the go-plugin handshake a plugin binary must perform before GatewayD can load it.
+
+Started with the magic-cookie environment, a plugin must print ``CORE|APP|NETWORK|ADDR|grpc|…`` as its
+first stdout line (core protocol 1, app protocol 1, gRPC); started without it, go-plugin must refuse to
+run. Both are checked without GatewayD, in well under a second.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gatewayd_plugin_actions import contract
+
+HANDSHAKE_RE = re.compile(r"^1\|1\|(unix|tcp)\|[^|]+\|grpc(\|.*)?$")
+REFUSAL_MARKERS = ("This binary is a plugin", "Misconfigured ServeConfig")
+
+
+@dataclass
+class HandshakeResult:
+    ok: bool
+    reason: str
+    first_line: str
+    stderr_tail: str
+    seconds: float
+
+
+def handshake_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "TMPDIR", "SYSTEMROOT") if key in os.environ}
+    env.update({
+        "MAGIC_COOKIE_KEY": contract.MAGIC_COOKIE_KEY,
+        "MAGIC_COOKIE_VALUE": contract.MAGIC_COOKIE_VALUE,
+        contract.MAGIC_COOKIE_KEY: contract.MAGIC_COOKIE_VALUE,
+        "PLUGIN_PROTOCOL_VERSIONS": "1",
+        "PLUGIN_MIN_PORT": "50000",
+        "PLUGIN_MAX_PORT": "60000",
+    })
+    env.update(extra or {})
+    return env
+
+
+def _stop(process: subprocess.Popen[bytes]) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    stderr = process.stderr.read() if process.stderr else b""
+    return "\n".join(stderr.decode("utf-8", "replace").strip().splitlines()[-10:])
+
+
+def handshake(binary: Path, extra_env: dict[str, str] | None = None, timeout: float = 15.0,
+              cwd: Path | None = None) -> HandshakeResult:
+    """Start the plugin as GatewayD would and read its handshake line."""
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, env=handshake_env(extra_env), cwd=cwd)
+    except OSError as exc:
+        return HandshakeResult(False, f"cannot start {binary}: {exc}", "", "", 0.0)
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    buffer = b""
+    deadline = started + timeout
+    while b"\n" not in buffer and time.monotonic() < deadline:
+        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        chunk = os.read(process.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        buffer += chunk
+    selector.close()
+    seconds = time.monotonic() - started
+    line = buffer.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    stderr_tail = _stop(process)
+    if not line:
+        code = process.returncode
+        exited = code not in (None, -signal.SIGTERM)
+        why = f"exited with code {code}" if exited else f"printed nothing in {timeout:.0f}s"
+        return HandshakeResult(False, f"no handshake line on stdout: the plugin {why}", "", stderr_tail, seconds)
+    if not HANDSHAKE_RE.match(line):
+        return HandshakeResult(False, f"first stdout line is not a go-plugin gRPC handshake (want "
+                               f"1|1|unix|…|grpc, anything printed before Serve breaks it): {line[:120]!r}",
+                               line, stderr_tail, seconds)
+    return HandshakeResult(True, "handshake ok", line, stderr_tail, seconds)
+
+
+def refuses_without_cookie(binary: Path, timeout: float = 15.0) -> HandshakeResult:
+    """Run with no magic cookie: go-plugin must exit non-zero saying it is a plugin."""
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "TMPDIR") if key in os.environ}
+    started = time.monotonic()
+    try:
+        result = subprocess.run([str(binary)], capture_output=True, env=env, timeout=timeout,
+                                stdin=subprocess.DEVNULL, check=False)
+    except subprocess.TimeoutExpired:
+        return HandshakeResult(False, "kept running without the magic cookie", "", "", timeout)
+    except OSError as exc:
+        return HandshakeResult(False, f"cannot start {binary}: {exc}", "", "", 0.0)
+    stderr = result.stderr.decode("utf-8", "replace")
+    seconds = time.monotonic() - started
+    if result.returncode == 0:
+        return HandshakeResult(False, "exited 0 without the magic cookie", "", stderr[-500:], seconds)
+    if not any(marker in stderr for marker in REFUSAL_MARKERS):
+        return HandshakeResult(False, "exited without go-plugin's magic-cookie refusal", "", stderr[-500:], seconds)
+    return HandshakeResult(True, "refuses to run without the magic cookie", "", "", seconds)

@@ -1,0 +1,153 @@
+"""Stage ``verify``: prove a ``dist/`` is installable before anything is published.
+
+Every local invariant of the installer contract (contract §1.14: names, one archive per target under the
+installer's substring rules, ``checksums.txt`` lines, member types and paths, binary first with exec bits,
+member sizes, executable format, manifest inside), and with a GatewayD binary the real installer
+round-trip plus the go-plugin handshake of the host binary.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gatewayd_plugin_actions import actions_io, contract, gatewayd, smoke
+from gatewayd_plugin_actions.context import METADATA_FILE
+from gatewayd_plugin_actions.contract import Target
+from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.manifest import check_manifest
+
+
+@dataclass
+class VerifyReport:
+    checked: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+
+def host_target() -> Target:
+    goos = platform.system().lower()
+    machine = platform.machine().lower()
+    goarch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    return Target(goos, goarch)
+
+
+def uploadable_files(dist: Path) -> list[str]:
+    """What ``publish`` would upload: every regular file at the dist root but our metadata and temp files."""
+    if not dist.is_dir():
+        raise UserError(f"dist directory {dist} does not exist; run `release --snapshot` or `package` first")
+    return sorted(p.name for p in dist.iterdir()
+                  if p.is_file() and p.name != METADATA_FILE and not p.name.startswith(".")
+                  and not p.name.endswith(".partial"))
+
+
+def read_metadata(dist: Path) -> dict[str, object]:
+    path = dist / METADATA_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def infer_targets(names: list[str], plugin: str) -> list[Target]:
+    """Targets from archive names ``<plugin>-<os>-<arch>-…`` when nothing says which were meant."""
+    found: set[Target] = set()
+    for name in names:
+        if name.startswith(plugin + "-") and name.endswith((".tar.gz", ".zip")):
+            parts = name[len(plugin) + 1:].split("-")
+            if len(parts) >= 3:
+                found.add(Target(parts[0], parts[1]))
+    return sorted(found)
+
+
+def verify_dist(dist: Path, plugin: str, tag: str | None, targets: list[Target], repository: str | None = None,
+                gatewayd_binary: Path | None = None) -> VerifyReport:
+    report = VerifyReport()
+    where = str(dist)
+    names = uploadable_files(dist)
+    report.problems += contract.check_asset_names(names, plugin, tag, targets, where)
+    report.checked.append(f"{len(names)} assets: one archive per target under the installer's substring rules, "
+                          "no look-alike sidecars, one checksums.txt")
+    archives = {t: contract.installer_pick_archive(names, t) for t in targets}
+    shas = {name: contract.sha256_file(dist / name) for name in archives.values() if name}
+    checksums_path = dist / contract.CHECKSUMS_ASSET
+    if checksums_path.is_file():
+        text = checksums_path.read_text(encoding="utf-8", errors="replace")
+        report.problems += contract.check_checksums(text, shas, str(checksums_path))
+        report.checked.append("checksums.txt: GNU sha256sum lines; the installer's first matching line has "
+                              "each archive's hash")
+    for target, name in archives.items():
+        if name is None:
+            continue
+        path = dist / name
+        contents = contract.read_archive(path)
+        found = contract.check_archive(contents, plugin, target, str(path))
+        binary = contract.installer_pick_binary(contents.members, plugin)
+        if binary is not None and binary.name in contents.sha256:
+            found += contract.check_binary_checksum_file(contents, contents.sha256[binary.name], plugin, str(path))
+        found += _check_embedded_manifest(contents, plugin, repository, path)
+        report.problems += found
+        kind = contract.executable_kind(contents.first_bytes.get(binary.name, b"")) if binary else None
+        mode = f"{binary.mode:04o}" if binary else "-"
+        status = "ok" if not [p for p in found if p.is_error] else "FAILED"
+        actions_io.progress(f"  verified {name}: {len(contents.members)} members, binary "
+                            f"{'/'.join(kind) if kind else '?'} mode {mode}: {status}")
+    report.checked.append("each archive: regular files/dirs only, no absolute or '..' paths, binary first "
+                          "with exec bits, members ≤ 100 MiB, executable format and CPU match the target, "
+                          "gatewayd_plugin.yaml and checksum.txt inside")
+    if gatewayd_binary is not None:
+        _round_trip(report, dist, plugin, archives, gatewayd_binary)
+    return report
+
+
+def _check_embedded_manifest(contents: contract.ArchiveContents, plugin: str, repository: str | None,
+                             archive: Path) -> list[Problem]:
+    data = contents.files.get(contract.MANIFEST_FILE)
+    if data is None:
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / contract.MANIFEST_FILE
+        copy.write_bytes(data)
+        manifest, problems = check_manifest(copy, repository)
+    label = f"{archive.name}!{contract.MANIFEST_FILE}"
+    out = [Problem(p.message, label, p.line, p.severity) for p in problems if p.is_error]
+    if manifest is not None and manifest.plugin_name != plugin:
+        out.append(Problem(f"plugins[0].name is {manifest.plugin_name!r}, expected {plugin!r}", label))
+    return out
+
+
+def _round_trip(report: VerifyReport, dist: Path, plugin: str, archives: dict[Target, str | None],
+                gatewayd_binary: Path) -> None:
+    host = host_target()
+    name = archives.get(host)
+    if name is None:
+        report.problems.append(Problem(f"no archive for this machine ({host}); cannot run the install round-trip",
+                                       str(dist), severity="warning"))
+        return
+    version = gatewayd.gatewayd_version(gatewayd_binary)
+    with tempfile.TemporaryDirectory(prefix="gpa-install-") as tmp:
+        result = gatewayd.install_local_archive(gatewayd_binary, dist / name, plugin, Path(tmp))
+        for problem in result.problems:
+            report.problems.append(Problem(f"install round-trip with {version}: {problem}", name))
+        actions_io.progress(f"  installed {name} with {version}: {'ok' if result.ok else 'FAILED'}")
+        if result.binary is not None:
+            shake = smoke.handshake(result.binary, cwd=Path(tmp))
+            refusal = smoke.refuses_without_cookie(result.binary)
+            for check in (shake, refusal):
+                if not check.ok:
+                    detail = f" (stderr: {check.stderr_tail[-300:]})" if check.stderr_tail else ""
+                    report.problems.append(Problem(f"installed binary: {check.reason}{detail}", name))
+            actions_io.progress(f"  handshake of installed {plugin}: {shake.reason} in {shake.seconds:.2f}s; "
+                                f"{refusal.reason}")
+    report.checked.append(f"real `gatewayd plugin install --name {plugin}` of {name} with {version}: success "
+                          "markers, executable binary, entry checksum = sha256(binary), `gatewayd plugin lint` "
+                          "passes; go-plugin handshake of the installed binary")
