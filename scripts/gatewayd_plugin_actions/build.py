@@ -135,4 +135,4 @@ def build_target(ctx: ReleaseContext, target: Target) -> Binary:
                         [Problem(f"go build failed for {target}: {tail.splitlines()[-1] if tail else ''}")])
     size = output.stat().st_size
     actions_io.progress(f"  built    {target!s:<14} {size / 1e6:6.1f} MB  {seconds:5.1f}s")
-    return Binary(target, output, sha256_file(output), size, seconds)
+    return Binary(target, output, sha256_file(output), size, seconds, started)

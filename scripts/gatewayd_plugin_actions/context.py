@@ -38,6 +38,7 @@ class Binary:
     sha256: str
     size: int
     seconds: float
+    started: float = 0.0  # time.monotonic() when `go build` started, to measure overlap
 
 
 @dataclass

@@ -94,8 +94,26 @@ def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> No
     with timed(ctx, "build+package"):
         run_per_target(ctx, work)
     ctx.timings["go build"] = sum(b.seconds for b in ctx.binaries)
+    ctx.timings["go build wall"] = busy_seconds([(b.started, b.started + b.seconds) for b in ctx.binaries])
     if package_too:
         package.write_checksums(ctx)
+
+
+def busy_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Wall time covered by at least one interval (the union), e.g. of concurrent `go build` runs."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
+
+
+def write_timings(ctx: ReleaseContext) -> None:
+    """With $GPA_TIMINGS_FILE set, record stage timings for benchmarks (kept out of dist/ on purpose)."""
+    target = os.environ.get("GPA_TIMINGS_FILE")
+    if target:
+        Path(target).write_text(json.dumps(ctx.timings, indent=2) + "\n", encoding="utf-8")
 
 
 def write_metadata(ctx: ReleaseContext) -> Path:
@@ -144,6 +162,7 @@ def release_snapshot(options: Options) -> ReleaseContext:
     with actions_io.group("verify"):
         stage_verify(ctx)
     ctx.timings["total"] = time.monotonic() - started
+    write_timings(ctx)
     return ctx
 
 
