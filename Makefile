@@ -32,7 +32,7 @@ demo: bootstrap
 	  --dist dist/example --gatewayd "$$($(BIN)/python tools/gobin.py $(DEMO_GATEWAYD))"
 
 lint: bootstrap
-	$(BIN)/ruff check scripts tests tools
+	$(BIN)/ruff check scripts tests tools bench
 	$(BIN)/mypy
 
 test: lint

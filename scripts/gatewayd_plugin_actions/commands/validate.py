@@ -34,4 +34,8 @@ def run(args: argparse.Namespace) -> int:
     actions_io.progress(f"{shown}: valid GatewayD plugin manifest for {manifest.plugin_name} "
                         f"({len(findings.warnings)} warning(s))")
     actions_io.set_output("plugin-name", manifest.plugin_name)
+    # Legal but surprising, and the root of "my release installs the wrong config" reports.
+    actions_io.notice(f"`gatewayd plugin install github.com/{manifest.owner or '<owner>'}/{manifest.plugin_name}@<tag>` reads "
+                      f"{manifest.path.name} from the repository's default branch, not from the tag or the "
+                      "archive: merge changes to it before tagging")
     return 0
