@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
                         f"({len(findings.warnings)} warning(s))")
     actions_io.set_output("plugin-name", manifest.plugin_name)
     # Legal but surprising, and the root of "my release installs the wrong config" reports.
-    actions_io.notice(f"`gatewayd plugin install github.com/{manifest.owner or '<owner>'}/{manifest.plugin_name}@<tag>` reads "
+    install = f"github.com/{manifest.owner or '<owner>'}/{manifest.plugin_name}@<tag>"
+    actions_io.notice(f"`gatewayd plugin install {install}` reads "
                       f"{manifest.path.name} from the repository's default branch, not from the tag or the "
                       "archive: merge changes to it before tagging")
     return 0
