@@ -206,12 +206,23 @@ def _load(path: Path, display: str) -> Any:
     except FileNotFoundError:
         raise UserError(f"{display}: not found; every GatewayD plugin needs a {contract.MANIFEST_FILE} "
                         "at the repository root", [Problem("file not found", display)]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        # Point at the line of the first bad byte: "cannot read: 'utf-8' codec can't decode…" alone says neither
+        # where nor what to do.
+        bad_line = exc.object[: exc.start].count(b"\n") + 1
+        bad = exc.object[exc.start:exc.start + 1].hex()
+        problem = Problem(f"not UTF-8: byte 0x{bad} cannot be decoded ({exc.reason}); GatewayD reads this file as "
+                          "UTF-8, so save it in that encoding", display, bad_line)
+        raise UserError(str(problem), [problem]) from None
+    except OSError as exc:
         raise UserError(f"{display}: cannot read: {exc}", [Problem(f"cannot read: {exc}", display)]) from None
     try:
         return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and mark is not None and mark.index >= len(text):
+            # "found unexpected end of stream": the end is past the last line; where the construct began is useful.
+            mark = exc.context_mark
         line = mark.line + 1 if mark is not None else None
         reason = " ".join(str(part) for part in (exc.context, exc.problem) if part) or "invalid YAML"
         problem = Problem(f"invalid YAML: {reason}", display, line)
@@ -229,6 +240,9 @@ def check_manifest(path: Path, repository: str | None = None) -> tuple[Manifest 
     except UserError as exc:
         return None, exc.problems
     checker = _Checker(display)
+    if root is None:
+        checker.error("the file is empty (no YAML document); it must be a mapping with a 'plugins' list", 1)
+        return None, checker.findings.problems
     if not isinstance(root, CommentedMap):
         checker.error(f"the file must be a YAML mapping with a 'plugins' list, not {_type_name(root)}", 1)
         return None, checker.findings.problems
@@ -237,9 +251,13 @@ def check_manifest(path: Path, repository: str | None = None) -> tuple[Manifest 
     if "plugins" not in root:
         checker.error("missing 'plugins': the installer reads plugins[0] from this file", 1)
         return None, checker.findings.problems
-    if not isinstance(plugins, CommentedSeq) or not plugins:
-        checker.error("'plugins' must be a non-empty list (an empty list makes `gatewayd plugin install` panic)",
+    if not isinstance(plugins, CommentedSeq):
+        checker.error(f"'plugins' must be a non-empty list of plugin entries, not {_type_name(plugins)}",
                       _line(root, "plugins"))
+        return None, checker.findings.problems
+    if not plugins:
+        checker.error("'plugins' is an empty list; it needs one entry (an empty list makes "
+                      "`gatewayd plugin install` panic)", _line(root, "plugins"))
         return None, checker.findings.problems
     for index, entry in enumerate(plugins):
         checker.check_closed_mapping(f"plugins[{index}]", entry, PLUGIN_KEYS, _line(plugins, index),
