@@ -1,0 +1,197 @@
+"""A published GatewayD for ``test-plugin``: downloaded from gatewayd-io/gatewayd's releases, verified, cached.
+
+The archive for this machine (``gatewayd-<os>-<arch>-<tag>.tar.gz``) is chosen, and checked against the
+same release's ``checksums.txt``, with the installer-contract functions in ``contract`` (one reading of
+that contract for plugins and GatewayD alike). Unlike ``gatewayd plugin install``, a missing line or a
+wrong hash is a hard error. Only the ``gatewayd`` member is extracted. The binary is cached per tag: in
+the runner's tool cache on GitHub Actions (``$RUNNER_TOOL_CACHE/gatewayd/<X.Y.Z>/<arch>``, the layout of
+``@actions/tool-cache``), else in ``~/.cache/gatewayd-plugin-actions/gatewayd/<tag>/``; a cached binary is
+re-hashed against its recorded sha256 before use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gatewayd_plugin_actions import actions_io, contract
+from gatewayd_plugin_actions.contract import Target
+from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.github_api import GitHubClient
+from gatewayd_plugin_actions.verify import host_target
+
+OWNER, REPO = "gatewayd-io", "gatewayd"
+CACHE_RECORD = "gatewayd-release.json"
+_NODE_ARCH = {"amd64": "x64", "arm64": "arm64", "386": "x32", "arm": "arm"}
+
+
+@dataclass(frozen=True)
+class GatewayDBinary:
+    path: Path
+    tag: str  # the release tag, e.g. v0.11.1 ("" for a binary given by path)
+    source: str  # "download", "cache" or "path"
+    archive: str = ""  # asset name it came from
+    archive_sha256: str = ""
+
+
+def binary_name(target: Target) -> str:
+    return "gatewayd.exe" if target.goos == "windows" else "gatewayd"
+
+
+def archive_name(target: Target, tag: str) -> str:
+    return f"gatewayd-{target.goos}-{target.goarch}-{tag}{target.extension}"
+
+
+def cache_dir(tag: str, target: Target, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    tool_cache = env.get("RUNNER_TOOL_CACHE", "").strip()
+    if tool_cache:
+        return Path(tool_cache) / "gatewayd" / tag.removeprefix("v") / _NODE_ARCH.get(target.goarch, target.goarch)
+    base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "gatewayd-plugin-actions" / "gatewayd" / tag / target.slug
+
+
+def _cached(directory: Path, target: Target) -> GatewayDBinary | None:
+    """The cached binary if its record is there and its bytes still hash to what was recorded."""
+    record_path = directory / CACHE_RECORD
+    binary = directory / binary_name(target)
+    try:
+        record: dict[str, Any] = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not binary.is_file() or contract.sha256_file(binary) != record.get("binary_sha256"):
+        return None
+    return GatewayDBinary(binary, str(record.get("tag")), "cache", str(record.get("archive", "")),
+                          str(record.get("archive_sha256", "")))
+
+
+def _release(client: GitHubClient, version: str) -> dict[str, Any]:
+    if version == "latest":
+        release = client.get_latest_release(OWNER, REPO)
+        if release is None:
+            raise UserError(f"{OWNER}/{REPO} has no latest release")
+    else:
+        release = client.get_release_by_tag(OWNER, REPO, version)
+        if release is None:
+            raise UserError(f"GatewayD release {version} not found in {OWNER}/{REPO} (tags look like v0.11.1)")
+    return release
+
+
+def _assets(client: GitHubClient, release: dict[str, Any]) -> list[dict[str, Any]]:
+    assets = release.get("assets")
+    if not isinstance(assets, list):
+        assets = client.list_assets(OWNER, REPO, int(release["id"]))
+    return [a for a in assets if isinstance(a, dict) and isinstance(a.get("name"), str)]
+
+
+def _extract_binary(archive: Path, member: str, dest: Path) -> None:
+    """Copy one member out of the archive (never ``extractall``: names in the archive are not trusted)."""
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zipped, zipped.open(member) as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+    else:
+        with tarfile.open(archive, "r:gz") as tarred:
+            source = tarred.extractfile(member)
+            if source is None:
+                raise UserError(f"{archive.name}: {member} is not a regular file")
+            with source, dest.open("wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+    dest.chmod(0o755)
+
+
+def verify_archive(archive: Path, checksums_text: str, target: Target) -> str:
+    """Check a downloaded GatewayD archive against ``checksums.txt``; returns the binary's member name.
+
+    The hash is looked up exactly as ``gatewayd plugin install`` does (the first line containing the
+    asset name), but a missing line is an error, not a silent skip.
+    """
+    name = archive.name
+    expected = contract.installer_checksum_for(checksums_text, name)
+    if expected is None:
+        raise UserError(f"GatewayD download not verified: checksums.txt has no line for {name}",
+                        [Problem(f"checksums.txt has no line for {name}; refusing an unverifiable GatewayD")])
+    actual = contract.sha256_file(archive)
+    if actual != expected.lower():
+        message = (f"GatewayD download checksum mismatch: {name} has sha256 {actual}, "
+                   f"checksums.txt says {expected}")
+        raise UserError(message, [Problem(message)])
+    contents = contract.read_archive(archive)
+    wanted = binary_name(target)
+    member = next((m for m in contents.members if m.name.lstrip("./") == wanted and m.kind == "file"), None)
+    if member is None:
+        raise UserError(f"{name} has no {wanted} at its root (members: "
+                        f"{', '.join(m.name for m in contents.members[:8])})")
+    return member.name
+
+
+def fetch(version: str = "latest", *, client: GitHubClient | None = None, target: Target | None = None,
+          env: Mapping[str, str] | None = None) -> GatewayDBinary:
+    """The GatewayD binary of release ``version`` (a tag or ``latest``) for this machine, cached."""
+    target = target or host_target()
+    if version != "latest":
+        if not contract.is_valid_tag(version):
+            raise UserError(f"--gatewayd-version {version!r}: expected a release tag such as v0.11.1, or latest")
+        hit = _cached(cache_dir(version, target, env), target)
+        if hit is not None:
+            return hit
+    client = client or GitHubClient.from_env(env)
+    release = _release(client, version)
+    tag = str(release.get("tag_name") or version)
+    directory = cache_dir(tag, target, env)
+    if version == "latest":
+        hit = _cached(directory, target)
+        if hit is not None:
+            return hit
+    assets = _assets(client, release)
+    names = [str(a["name"]) for a in assets]
+    wanted = archive_name(target, tag)
+    picked = wanted if wanted in names else contract.installer_pick_archive(names, target)
+    checksums = contract.installer_pick_checksums(names)
+    if picked is None:
+        raise UserError(f"GatewayD {tag} has no release asset for {target} (looked for {wanted})")
+    if checksums is None:
+        raise UserError(f"GatewayD {tag} has no checksums.txt asset; refusing an unverifiable download")
+    by_name = {str(a["name"]): a for a in assets}
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=directory.parent) as tmp:
+        work = Path(tmp)
+        actions_io.progress(f"  downloading {picked} from {OWNER}/{REPO} {tag}")
+        client.download_asset(OWNER, REPO, by_name[checksums], work / checksums)
+        archive = client.download_asset(OWNER, REPO, by_name[picked], work / picked)
+        checksums_text = (work / checksums).read_text(encoding="utf-8", errors="replace")
+        member = verify_archive(archive, checksums_text, target)
+        staged = work / "staged"
+        staged.mkdir()
+        binary = staged / binary_name(target)
+        _extract_binary(archive, member, binary)
+        record = {"tag": tag, "archive": picked, "archive_sha256": contract.sha256_file(archive),
+                  "binary_sha256": contract.sha256_file(binary), "target": str(target)}
+        (staged / CACHE_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        shutil.rmtree(directory, ignore_errors=True)  # a stale or corrupt entry
+        try:
+            staged.rename(directory)
+        except OSError:  # another run filled the cache meanwhile
+            hit = _cached(directory, target)
+            if hit is None:
+                raise
+            return hit
+        if (os.environ if env is None else env).get("RUNNER_TOOL_CACHE"):
+            directory.with_name(directory.name + ".complete").touch()
+    actions_io.progress(f"  verified {picked} against checksums.txt; cached in {directory}")
+    return GatewayDBinary(directory / binary_name(target), tag, "download", picked, record["archive_sha256"])
+
+
+def from_path(path: Path) -> GatewayDBinary:
+    if not path.is_file():
+        raise UserError(f"--gatewayd-binary {path}: no such file")
+    if not os.access(path, os.X_OK):
+        raise UserError(f"--gatewayd-binary {path}: not executable")
+    return GatewayDBinary(path.resolve(), "", "path")
