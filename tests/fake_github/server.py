@@ -246,21 +246,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._body_left = length or 0
         self._body_read = 0
         ctx = fake._route(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
-        status = 0
+        logged = False
         try:
             response = fake._process(self, ctx)
             if response is not None:
                 self.drain()
+                # log before answering so a client never sees its response before the log entry
+                fake._log(ctx, response.status, started, time.monotonic() - t0, self._body_read)
+                logged = True
                 self._send(response, ctx)
-                status = response.status
         except _Drop:
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
-        except OSError:  # client went away while we were writing
+        except OSError:  # client went away
             self.close_connection = True
         finally:
-            fake._log(ctx, status, started, time.monotonic() - t0, self._body_read)
+            if not logged:
+                fake._log(ctx, 0, started, time.monotonic() - t0, self._body_read)
 
     def _send(self, resp: Response, ctx: _Ctx) -> None:
         self.send_response(resp.status)
@@ -361,7 +364,9 @@ class FakeGitHub:
         server.fake = self
         self._server = server
         self._stop_event.clear()
-        self._thread = threading.Thread(target=server.serve_forever, name="fake-github", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-github", daemon=True
+        )
         self._thread.start()
         return self
 
