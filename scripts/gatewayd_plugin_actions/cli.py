@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "package",
     "verify",
     "release",
+    "publish",
 )
 
 

@@ -60,12 +60,11 @@ _AUTH_SCHEME = re.compile(r"\b((?:bearer|token)\s+)[A-Za-z0-9_.\-]{20,}", re.IGN
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret so :func:`redact` hides it (and mask it in the Actions log)."""
+    """Remember a secret so :func:`redact` hides it. (No ``::add-mask::``: that would print it, and the
+    runner already masks the tokens it hands out.)"""
     if value and len(value) >= 4:
         with _SECRETS_LOCK:
             _SECRETS.add(value)
-        if actions_io.in_actions():
-            print(f"::add-mask::{value}", flush=True)
 
 
 def redact(text: str) -> str:

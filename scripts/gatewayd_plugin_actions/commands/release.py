@@ -7,7 +7,9 @@ from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, pipeline
 from gatewayd_plugin_actions.commands.common import add_build, add_project, options_from
-from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.commands.publish import add_publish_options, publish_options
+from gatewayd_plugin_actions.github_api import GitHubClient
+from gatewayd_plugin_actions.publish import preflight_repository, require_token, run_publish
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,12 +21,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="make the exact dist/ CI would publish, and publish nothing")
     parser.add_argument("--gatewayd", type=Path, metavar="PATH",
                         help="a GatewayD binary for the real install round-trip during verify")
+    add_publish_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.snapshot:
-        raise UserError("publishing is not available yet; use `release --snapshot`")
+        return run_full(args)
     ctx = pipeline.release_snapshot(options_from(args, snapshot=True))
     pipeline.set_release_outputs(ctx)
     actions_io.append_summary(pipeline.summary_markdown(ctx, "Snapshot release"))
@@ -37,4 +40,25 @@ def run(args: argparse.Namespace) -> int:
         actions_io.progress(f"  verified: {item}")
     build_time = ctx.timings.get("build+package", 0.0)
     actions_io.progress(f"done in {ctx.timings['total']:.1f}s (build+package {build_time:.1f}s)")
+    return 0
+
+
+def run_full(args: argparse.Namespace) -> int:
+    """validate → build → package → verify → publish; GitHub access is checked before anything is built."""
+    options = options_from(args, snapshot=False)
+    repository = options.repository or pipeline.repository_from_env()
+    client = GitHubClient.from_env(pool_size=max(4, args.concurrency + 2))
+    publish_opts = publish_options(args, [options.dist], None)
+    require_token(client)
+    preflight_repository(client, repository)
+    ctx = pipeline.release_snapshot(options)
+    pipeline.set_release_outputs(ctx)
+    publish_opts.tag = ctx.tag
+    publish_opts.repository = repository
+    dist, outcome = run_publish(publish_opts, client)
+    state = "already published, nothing changed" if outcome.nothing_to_do else (
+        "uploaded to a draft" if publish_opts.draft else "published")
+    actions_io.progress(f"\n{dist.plugin} {dist.version.tag}: {state}: {outcome.release.get('html_url')}")
+    for item in [*ctx.verified, *outcome.checked]:
+        actions_io.progress(f"  verified: {item}")
     return 0
