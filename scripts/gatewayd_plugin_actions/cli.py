@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "verify",
     "release",
     "publish",
+    "go_test",
+    "toolbox",
 )
 
 
