@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -632,9 +634,10 @@ def test_seeded_assets_from_bytes_and_paths(gh: FakeGitHub, api: Client, tmp_pat
     assert assets[1]["digest"] == "sha256:" + hashlib.sha256(f.read_bytes()).hexdigest()
     assert starter.digest is None
     assert requests.get(assets[1]["browser_download_url"], timeout=10).content == f.read_bytes()
-    gh.stop()
+    other = _start()
+    other.add_release(OWNER, REPO, "v1.0.0", assets={"checksums.txt": f})
+    other.stop()
     assert f.exists()  # a seeded Path is served in place and never deleted
-    gh.start()
 
 
 def test_asset_order_by_name() -> None:
@@ -874,3 +877,74 @@ def test_many_concurrent_clients(gh: FakeGitHub) -> None:
         t.join()
     assert not errors
     assert len(gh.release(OWNER, REPO, rel["id"]).assets) == 16
+
+
+def test_stop_cuts_keepalive_connections() -> None:
+    fake = _start()
+    api = Client(fake)
+    url = api.url(f"/repos/{OWNER}/{REPO}")
+    assert api.get(url).status_code == 200  # opens a keep-alive connection
+    fake.stop()
+    with pytest.raises(requests.ConnectionError):
+        api.get(url, timeout=5)
+
+
+_PUBLISHER = """
+import json, sys, urllib.request, urllib.error
+api, token, barrier_file, releases = sys.argv[1:5]
+def call(method, url, payload):
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method=method, headers={
+        "Authorization": "Bearer " + token, "Accept": "application/vnd.github+json",
+        "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+status, draft = call("POST", api + releases, {"tag_name": "v1.0.0", "draft": True})
+assert status == 201, draft
+import os, time
+open(barrier_file + "." + str(os.getpid()), "w").close()
+while len([p for p in os.listdir(os.path.dirname(barrier_file))]) < 2:
+    time.sleep(0.01)
+status, body = call("PATCH", draft["url"], {"draft": False, "make_latest": "true"})
+print(status, (body.get("errors") or [{}])[0].get("code", ""))
+"""
+
+
+def test_two_processes_publishing_the_same_tag(gh: FakeGitHub, tmp_path: Path) -> None:
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _PUBLISHER, gh.api_url, WRITE, str(barrier / "b"), rel_path()],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = sorted(p.communicate(timeout=60)[0].strip() for p in procs)
+    assert outputs == ["200", "422 already_exists"]
+    rels = gh.releases(OWNER, REPO)
+    assert len(rels) == 2 and sorted(r.draft for r in rels) == [False, True]  # the loser's draft remains
+
+
+def test_faults_pending_and_clear(gh: FakeGitHub, api: Client) -> None:
+    gh.faults.fail_next("upload", 500, times=3)
+    gh.faults.latency_ms = 5
+    gh.faults.notes_length = 10
+    assert [f.remaining for f in gh.faults.pending()] == [3]
+    gh.faults.clear()
+    assert gh.faults.pending() == [] and gh.faults.latency_ms == 0 and gh.faults.notes_length is None
+    with pytest.raises(ValueError):
+        gh.faults.fail_next("upload", times=0)
+    with pytest.raises(ValueError):
+        gh.faults.secondary_rate_limit(status=500)
+
+
+def test_repositories_id_alias(gh: FakeGitHub, api: Client) -> None:
+    repo_id = api.get(f"/repos/{OWNER}/{REPO}").json()["id"]
+    api.create("v1.0.0")
+    r = api.get(f"/repositories/{repo_id}/releases/tags/v1.0.0")
+    assert r.status_code == 200 and gh.requests_log[-1].route == "release_by_tag"
+    assert api.get("/repositories/1/releases").status_code == 404

@@ -181,6 +181,16 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 120
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.fake._track(self.connection, add=False)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -352,6 +362,7 @@ class FakeGitHub:
         self._buckets: dict[str, _Bucket] = {}
         self._bucket_lock = threading.Lock()
         self._stop_event = threading.Event()
+        self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -360,6 +371,7 @@ class FakeGitHub:
     def start(self) -> FakeGitHub:
         if self._server is not None:
             raise RuntimeError("already started")
+        self.storage_dir.mkdir(parents=True, exist_ok=True)
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
         self._server = server
@@ -371,11 +383,18 @@ class FakeGitHub:
         return self
 
     def stop(self) -> None:
+        """Stop serving, cut open keep-alive connections, and (if the fake created its own storage
+        directory) delete the stored asset bytes.  Seeded ``Path`` assets are never deleted."""
         self._stop_event.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._log_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
@@ -723,6 +742,13 @@ class FakeGitHub:
         )
         with self._log_lock:
             self._log_entries.append(entry)
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._log_lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
