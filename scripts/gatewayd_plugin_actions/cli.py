@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "publish",
     "go_test",
     "toolbox",
+    "test_plugin",
 )
 
 

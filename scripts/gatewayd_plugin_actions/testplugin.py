@@ -1,0 +1,685 @@
+"""``test-plugin``: prove the plugin, built as it will be released, loads in a real GatewayD and serves traffic.
+
+Stages, each timed, each failing with one line that says why (then the relevant GatewayD log lines):
+
+1. validate ``gatewayd_plugin.yaml``; build the host binary with the release's flags and pack its archive;
+2. GatewayD: a published release (downloaded, verified against ``checksums.txt``, cached) or a given binary;
+3. install round-trip (default): the real ``gatewayd plugin install --name`` of that archive, whose
+   installed copy is what GatewayD then loads;
+4. configs: ``gatewayd_plugins.yaml`` from the plugin's own file (ruamel round-trip: comments kept) with
+   ``localPath``/``checksum`` set, overrides merged and a short ``healthCheckPeriod``; a minimal
+   ``gatewayd.yaml`` on free loopback ports; both linted by the real GatewayD;
+5. PostgreSQL: the caller's, or a throwaway one;
+6. ``gatewayd run`` with a scrubbed environment; ``/healthz`` polled until 200; the plugin must be in
+   ``GetPlugins`` *and* have logged "Plugin is ready";
+7. SQL through the proxy, plaintext and TLS (a self-signed certificate made for the run), plus the
+   caller's SQL file against its expected output;
+8. settle for at least two health-check periods, then no crash, failed ping or reload may be logged;
+9. SIGTERM: exit 0 and "GatewayD is shutdown".
+
+Nothing outlives the run: GatewayD runs in its own process group (its plugins with it), the temp dir is
+removed in ``finally``; ``--keep-logs`` copies the evidence out first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import secrets
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from gatewayd_plugin_actions import (
+    actions_io,
+    build,
+    contract,
+    gatewayd,
+    gatewayd_release,
+    package,
+    pipeline,
+    postgres,
+)
+from gatewayd_plugin_actions.context import Options, ReleaseContext
+from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.manifest import DURATION_RE
+from gatewayd_plugin_actions.verify import host_target
+
+HOOK_NAMES = {
+    1: "OnConfigLoaded", 2: "OnNewLogger", 3: "OnNewPool", 4: "OnNewClient", 5: "OnNewProxy", 6: "OnNewServer",
+    7: "OnSignal", 8: "OnRun", 9: "OnBooting", 10: "OnBooted", 11: "OnOpening", 12: "OnOpened", 13: "OnClosing",
+    14: "OnClosed", 15: "OnTraffic", 16: "OnTrafficFromClient", 17: "OnTrafficToServer",
+    18: "OnTrafficFromServer", 19: "OnTrafficToClient", 20: "OnShutdown", 21: "OnTick", 22: "OnHook",
+}
+LOG_FILE = "gatewayd.log"
+MAX_LOG_LINES = 40
+
+
+@dataclass
+class TestPluginOptions:
+    project: Path
+    gatewayd_version: str = "latest"
+    gatewayd_binary: Path | None = None
+    postgres_url: str | None = None
+    sql_file: Path | None = None
+    expect_file: Path | None = None
+    plugin_env: list[str] = field(default_factory=list)
+    plugin_args: str | None = None  # shell-quoted; None keeps the manifest's args
+    dev: bool = False
+    checksum: str | None = None  # None = the sha256 GatewayD must see
+    install: bool = True
+    keep_logs: Path | None = None
+    health_check_period: str = "1s"
+    ready_timeout: float = 90.0
+    settle: float | None = None  # seconds; default 2 × healthCheckPeriod + 0.5 s
+    repository: str | None = None
+    version_variable: str | None = None
+    build_tags: str = ""
+    extra_ldflags: str = ""
+    main_package: str = "."
+    cgo: bool = False
+    extra_files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class SqlResult:
+    name: str
+    ok: bool
+    seconds: float
+    detail: str  # what was checked, or why it failed
+
+
+@dataclass
+class Report:
+    plugin: str = ""
+    plugin_version: str = ""
+    expected_version: str = ""
+    hooks: list[int] = field(default_factory=list)
+    gatewayd_version: str = ""
+    gatewayd_source: str = ""
+    postgres: str = ""
+    ready: gatewayd.Readiness | None = None
+    sql: list[SqlResult] = field(default_factory=list)
+    installed: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    logs: Path | None = None
+
+    @property
+    def hook_names(self) -> list[str]:
+        return [HOOK_NAMES.get(h, str(h)) for h in self.hooks]
+
+
+class TestFailed(UserError):
+    """A failed check: one line of reason, plus the GatewayD log lines that show it."""
+
+    def __init__(self, reason: str, log_lines: list[str] | None = None) -> None:
+        super().__init__(reason, [Problem(reason, title="test-plugin")])
+        self.reason = reason
+        self.log_lines = log_lines or []
+
+
+def parse_seconds(duration: str) -> float:
+    """A Go duration ("1s", "250ms", "1m30s") in seconds."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", duration):
+        total += float(number) * units[unit]
+    return total
+
+
+def parse_env_overrides(items: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or any(c.isspace() for c in key):
+            raise UserError(f"--plugin-env {item!r}: expected KEY=VALUE")
+        pairs.append((key, value))
+    return pairs
+
+
+# ---------------------------------------------------------------------------------------------------
+# Configs
+# ---------------------------------------------------------------------------------------------------
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def plugins_config(manifest_path: Path, local_path: str, checksum: str, env: list[tuple[str, str]],
+                   args: list[str] | None, health_check_period: str) -> str:
+    """The plugin's own ``gatewayd_plugin.yaml``, round-tripped (comments kept), ready for ``gatewayd run -p``."""
+    yaml = _yaml()
+    root = yaml.load(manifest_path.read_text(encoding="utf-8"))
+    assert isinstance(root, CommentedMap)
+    plugins = root["plugins"]
+    assert isinstance(plugins, CommentedSeq)
+    del plugins[1:]  # other entries name plugins this run does not have
+    entry = plugins[0]
+    entry["localPath"] = local_path
+    entry["checksum"] = checksum
+    if args is not None:
+        entry["args"] = CommentedSeq(args)
+    entry_env = entry["env"]
+    for key, value in env:
+        index = next((i for i, item in enumerate(entry_env) if str(item).partition("=")[0] == key), None)
+        if index is None:
+            entry_env.append(f"{key}={value}")
+        else:
+            entry_env[index] = f"{key}={value}"
+    root["healthCheckPeriod"] = health_check_period
+    out = _StringSink()
+    yaml.dump(root, out)
+    return out.text
+
+
+class _StringSink:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, data: str | bytes) -> None:
+        self.parts.append(data.decode() if isinstance(data, bytes) else data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+@dataclass(frozen=True)
+class Ports:
+    proxy: int
+    http: int
+    grpc: int
+    metrics: int
+    raft: int
+    raft_grpc: int
+
+    @classmethod
+    def pick(cls) -> Ports:
+        """Six distinct free loopback ports, so parallel runs do not collide."""
+        chosen: list[int] = []
+        while len(chosen) < 6:
+            port = postgres.free_port()
+            if port not in chosen:
+                chosen.append(port)
+        return cls(*chosen)
+
+
+def global_config(ports: Ports, backend: str, cert: Path, key: Path, raft_dir: Path) -> str:
+    """A minimal ``gatewayd.yaml``: one backend, debug console logs with µs timestamps, TLS, all on loopback."""
+    data: dict[str, Any] = {
+        "loggers": {"default": {"level": "debug", "output": ["console"], "noColor": True,
+                                "timeFormat": "unixmicro", "consoleTimeFormat": "RFC3339Nano"}},
+        "metrics": {"default": {"enabled": True, "address": f"127.0.0.1:{ports.metrics}"}},
+        "clients": {"default": {"writes": {"network": "tcp", "address": backend}}},
+        "pools": {"default": {"writes": {"size": 4}}},
+        "proxies": {"default": {"writes": {"healthCheckPeriod": "60s"}}},
+        "servers": {"default": {"network": "tcp", "address": f"127.0.0.1:{ports.proxy}", "enableTLS": True,
+                                "certFile": str(cert), "keyFile": str(key)}},
+        "api": {"enabled": True, "httpAddress": f"127.0.0.1:{ports.http}",
+                "grpcAddress": f"127.0.0.1:{ports.grpc}", "grpcNetwork": "tcp"},
+        "raft": {"address": f"127.0.0.1:{ports.raft}", "grpcAddress": f"127.0.0.1:{ports.raft_grpc}",
+                 "nodeId": "node1", "isBootstrap": True, "directory": str(raft_dir)},
+    }
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    out = _StringSink()
+    yaml.dump(data, out)
+    return "# Generated by gatewayd-plugin-actions test-plugin\n" + out.text
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for localhost/127.0.0.1: ``openssl``, else Go's own generate_cert.go."""
+    cert, key = directory / "server.crt", directory / "server.key"
+    openssl = shutil.which("openssl")
+    if openssl:
+        result = subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+            capture_output=True, text=True, timeout=60, check=False)
+        if result.returncode == 0:
+            return cert, key
+    go = build.go_binary()
+    goroot = subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
+    generator = Path(goroot) / "src" / "crypto" / "tls" / "generate_cert.go"
+    result = subprocess.run([go, "run", str(generator), "--host", "localhost,127.0.0.1", "--ecdsa-curve", "P256"],
+                            cwd=directory, capture_output=True, text=True, timeout=300, check=False)
+    if result.returncode != 0:
+        raise UserError(f"cannot make a TLS certificate (no openssl; go run generate_cert.go failed: "
+                        f"{result.stderr.strip()[-200:]})")
+    (directory / "cert.pem").replace(cert)
+    (directory / "key.pem").replace(key)
+    return cert, key
+
+
+# ---------------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    options: TestPluginOptions
+    root: Path  # the temp dir; removed at the end
+    report: Report = field(default_factory=Report)
+
+    @property
+    def work(self) -> Path:
+        """GatewayD's cwd: configs, installed plugin, logs."""
+        return self.root / "gatewayd"
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.report.timings[name] = self.report.timings.get(name, 0.0) + time.monotonic() - started
+
+
+def _build(run: _Run) -> tuple[ReleaseContext, Path, str]:
+    """Validate, then build and pack the host target exactly as ``release`` does; returns (ctx, archive, sha)."""
+    opts = run.options
+    target = host_target()
+    ctx = ReleaseContext(Options(
+        project=opts.project, dist=run.root / "dist", targets=[target], version_variable=opts.version_variable,
+        cgo=opts.cgo, extra_files=list(opts.extra_files), main_package=opts.main_package,
+        build_tags=opts.build_tags, extra_ldflags=opts.extra_ldflags, repository=opts.repository, snapshot=True))
+    with run.stage("validate"):
+        pipeline.stage_validate(ctx)
+    pipeline.stage_version(ctx)
+    ctx.options.dist.mkdir(parents=True)
+    with run.stage("build"):
+        binary = build.build_target(ctx, target)
+    with run.stage("package"):
+        archive = package.package_target(ctx, binary)
+    run.report.plugin = ctx.plugin_name
+    if ctx.version_variable and ctx.version is not None:
+        run.report.expected_version = ctx.version.number
+    return ctx, archive.path, binary.sha256
+
+
+def _gatewayd(run: _Run) -> Path:
+    opts = run.options
+    with run.stage("gatewayd"):
+        if opts.gatewayd_binary is not None:
+            got = gatewayd_release.from_path(opts.gatewayd_binary)
+        else:
+            got = gatewayd_release.fetch(opts.gatewayd_version)
+        run.report.gatewayd_version = gatewayd.gatewayd_version(got.path)
+        run.report.gatewayd_source = {"path": str(got.path), "cache": f"{got.archive} (cached)",
+                                      "download": f"{got.archive} (downloaded, checksum verified)"}[got.source]
+    actions_io.progress(f"  GatewayD: {run.report.gatewayd_version} from {run.report.gatewayd_source}")
+    return got.path
+
+
+def _place_plugin(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, archive: Path, built_sha: str) -> tuple[str,
+                                                                                                              str]:
+    """The plugin binary GatewayD will load, and its checksum: installed by the real installer, or copied."""
+    name = ctx.plugin_name
+    if run.options.install:
+        with run.stage("install"):
+            result = gatewayd.install_local_archive(gatewayd_bin, archive, name, run.work)
+        (run.work / "install.log").write_text(result.output + "\n", encoding="utf-8")
+        if result.config.is_file():
+            result.config.replace(run.work / "installed_plugins.yaml")
+        if not result.ok or result.binary is None:
+            raise TestFailed(f"install round-trip failed: {result.problems[0] if result.problems else 'unknown'}",
+                             result.output.strip().splitlines()[-MAX_LOG_LINES:])
+        checksum = str(result.entry["checksum"])
+        if checksum != built_sha:
+            raise TestFailed(f"the installed {name} (sha256 {checksum[:16]}…) is not the binary that was built "
+                             f"(sha256 {built_sha[:16]}…)")
+        run.report.installed = f"`gatewayd plugin install --name {name} {archive.name}` → {result.entry['localPath']}"
+        actions_io.progress(f"  installed {archive.name} with the real installer → {result.entry['localPath']}")
+        return f"./{result.entry['localPath']}", checksum
+    plugins_dir = run.work / "plugins"
+    plugins_dir.mkdir(parents=True, exist_ok=True)
+    binary = ctx.options.dist / build.BUILD_DIR / host_target().slug / name
+    shutil.copy2(binary, plugins_dir / name)
+    return f"./plugins/{name}", built_sha
+
+
+def _write_configs(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: str, checksum: str,
+                   pg: postgres.Postgres) -> tuple[Ports, Path, Path]:
+    opts = run.options
+    assert ctx.manifest is not None
+    with run.stage("configs"):
+        args = shlex.split(opts.plugin_args) if opts.plugin_args is not None else None
+        text = plugins_config(ctx.manifest.path, local_path, opts.checksum or checksum,
+                              parse_env_overrides(opts.plugin_env), args, opts.health_check_period)
+        plugins_path = run.work / "gatewayd_plugins.yaml"
+        plugins_path.write_text(text, encoding="utf-8")
+        cert, key = self_signed_cert(run.root)
+        ports = Ports.pick()
+        config_path = run.work / "gatewayd.yaml"
+        config_path.write_text(global_config(ports, pg.target.address, cert, key, run.root / "raft"),
+                               encoding="utf-8")
+        for kind, (ok, output) in (("gatewayd_plugins.yaml", gatewayd.lint_plugins_config(gatewayd_bin, plugins_path,
+                                                                                           run.work)),
+                                   ("gatewayd.yaml", gatewayd.lint_global_config(gatewayd_bin, config_path,
+                                                                                 run.work))):
+            if not ok:
+                raise TestFailed(f"the generated {kind} is rejected by `gatewayd "
+                                 f"{'plugin' if kind.endswith('plugins.yaml') else 'config'} lint` "
+                                 f"({run.report.gatewayd_version}): {gatewayd.lint_error(output)}",
+                                 output.splitlines()[-MAX_LOG_LINES:])
+    actions_io.progress(f"  configs: {plugins_path.name} (from {ctx.manifest.display}, healthCheckPeriod "
+                        f"{opts.health_check_period}), gatewayd.yaml (proxy 127.0.0.1:{ports.proxy}, API "
+                        f"127.0.0.1:{ports.http}); both pass GatewayD's lint")
+    return ports, config_path, plugins_path
+
+
+def _plugin_lines(lines: list[gatewayd.LogLine], plugin: str) -> list[gatewayd.LogLine]:
+    return [ln for ln in lines if ln.about(plugin) or ln.level in ("ERR", "FTL", "PNC")]
+
+
+def _relevant(lines: list[gatewayd.LogLine], plugin: str, levels: tuple[str, ...] = ("INF", "WRN", "ERR", "FTL",
+                                                                                      "PNC")) -> list[str]:
+    """The log lines a human needs: everything about the plugin (debug included when it explains a skip)."""
+    picked = [ln for ln in lines if (ln.about(plugin) and (ln.level in levels or any(
+        m in ln.text for m in (*gatewayd.SKIP_MARKERS, *gatewayd.COOKIE_MARKERS)))) or ln.level in ("ERR", "FTL",
+                                                                                                   "PNC")]
+    return [ln.text for ln in picked][-MAX_LOG_LINES:]
+
+
+def _why_not_loaded(lines: list[gatewayd.LogLine], plugin: str) -> str:
+    """One line: why GatewayD did not load the plugin, from its own log."""
+    about = _plugin_lines(lines, plugin)
+    texts = " ".join(ln.text for ln in about)
+    failed = next((ln for ln in about if ln.message == "Failed to start plugin"), None)
+    reason = ""
+    if failed is not None:
+        error = gatewayd.log_field(failed.text, "error") or ""
+        error = error.replace("failed to start plugin, OriginalError: ", "")
+        reason = "Failed to start plugin: " + next((part.strip() for part in error.splitlines() if part.strip()), "")
+        extra = [part.strip() for part in error.splitlines()[1:2] if part.strip()]
+        if extra:
+            reason += " " + extra[0]
+    if any(m in texts for m in gatewayd.COOKIE_MARKERS):
+        reason += ("; the plugin refused to serve: no or wrong magic cookie (plugins[0].env needs "
+                   f"MAGIC_COOKIE_KEY={contract.MAGIC_COOKIE_KEY} and MAGIC_COOKIE_VALUE=…)")
+    elif "checksums did not match" in texts:
+        reason += "; the checksum in gatewayd_plugins.yaml is not the sha256 of localPath"
+    exited = next((ln for ln in about if ln.message == "plugin process exited" and ln.level == "ERR"), None)
+    if exited is not None and "exited" not in reason:
+        reason += f"; the plugin process exited ({gatewayd.log_field(exited.text, 'error') or 'no status'})"
+    if not reason:
+        skipped = next((m for m in gatewayd.SKIP_MARKERS if m in texts), None)
+        reason = f"GatewayD skipped it: {skipped!r}" if skipped else "no reason in the log (see below)"
+    return reason.lstrip("; ")
+
+
+def _fail_with_log(run: _Run, process: gatewayd.GatewayDProcess, reason: str) -> TestFailed:
+    lines = gatewayd.parse_log(process.read_log())
+    return TestFailed(reason, _relevant(lines, run.report.plugin))
+
+
+def _check_loaded(run: _Run, process: gatewayd.GatewayDProcess) -> None:
+    plugin = run.report.plugin
+    try:
+        listed = process.get_plugins()
+    except (OSError, ValueError) as exc:
+        raise _fail_with_log(run, process, f"GetPlugins failed: {exc}") from None
+    entry = next((c for c in listed if isinstance(c.get("id"), dict) and c["id"].get("name") == plugin), None)
+    lines = gatewayd.parse_log(process.read_log())
+    ready = any(ln.message == gatewayd.READY_MARKER and ln.about(plugin) for ln in lines)
+    if entry is None or not ready:
+        missing = " and ".join(x for x, gone in (("not listed by GetPlugins", entry is None),
+                                                 (f"no '{gatewayd.READY_MARKER}' logged", not ready)) if gone)
+        raise TestFailed(f"plugin {plugin} did not load in {run.report.gatewayd_version} ({missing}): "
+                         f"{_why_not_loaded(lines, plugin)}", _relevant(lines, plugin))
+    run.report.plugin_version = str(entry["id"].get("version", ""))
+    run.report.hooks = [int(h) for h in entry.get("hooks") or [] if str(h).isdigit()]
+    actions_io.progress(f"  loaded: {plugin} {run.report.plugin_version or '(no version)'}, hooks "
+                        f"{', '.join(run.report.hook_names) or 'none'} (GetPlugins + '{gatewayd.READY_MARKER}')")
+    if run.report.expected_version and run.report.plugin_version != run.report.expected_version:
+        actions_io.notice(f"{plugin} reports version {run.report.plugin_version!r}, but the build injected "
+                          f"{run.report.expected_version!r}: does PluginID use the Version variable?")
+
+
+def _psql(run: _Run, name: str, url: str, sql: str) -> subprocess.CompletedProcess[str]:
+    result = postgres.run_psql(url, sql)
+    safe = name.replace(" ", "-")
+    (run.work / f"sql-{safe}.out").write_text(
+        f"$ psql {postgres.redact(url)}\n{sql}\n--- exit {result.returncode}\n{result.stdout}\n--- stderr\n"
+        f"{result.stderr}", encoding="utf-8")
+    return result
+
+
+def _sql_smoke(run: _Run, process: gatewayd.GatewayDProcess, pg: postgres.Postgres, ports: Ports) -> None:
+    """CREATE, INSERT, SELECT (exact value), DROP through the proxy, plaintext and TLS."""
+    for mode, sslmode in (("plaintext", "disable"), ("TLS", "require")):
+        table = f"gpa_smoke_{secrets.token_hex(4)}"
+        value = f"through GatewayD over {mode} {secrets.token_hex(4)}"
+        sql = (f"CREATE TABLE {table} (id serial PRIMARY KEY, name text NOT NULL);\n"
+               f"INSERT INTO {table} (name) VALUES ('{value}');\n"
+               f"SELECT name FROM {table};\n"
+               f"DROP TABLE {table};\n")
+        if sslmode == "require":
+            sql += "\\conninfo\n"
+        started = time.monotonic()
+        result = _psql(run, f"smoke {mode}", pg.target.url("127.0.0.1", ports.proxy, sslmode), sql)
+        seconds = time.monotonic() - started
+        out = result.stdout.splitlines()
+        if result.returncode != 0:
+            error = (result.stderr.strip().splitlines() or ["psql failed"])[-1]
+            run.report.sql.append(SqlResult(f"smoke over {mode}", False, seconds, error))
+            raise _fail_with_log(run, process, f"SQL smoke over {mode} failed through GatewayD: {error}")
+        if not out or out[0] != value:
+            got = out[0] if out else "(nothing)"
+            run.report.sql.append(SqlResult(f"smoke over {mode}", False, seconds, f"got {got!r}"))
+            raise _fail_with_log(run, process, f"SQL smoke over {mode}: SELECT returned {got!r}, expected {value!r}")
+        detail = "CREATE, INSERT, SELECT (exact value), DROP"
+        if sslmode == "require":
+            ssl = next((ln for ln in out if ln.startswith("SSL connection")), "")
+            if not ssl:
+                raise _fail_with_log(run, process, "SQL smoke over TLS: psql did not report an SSL connection")
+            detail += "; " + ssl.split("(", 1)[-1].split(",")[0].replace("protocol: ", "")
+        run.report.sql.append(SqlResult(f"smoke over {mode}", True, seconds, detail))
+        actions_io.progress(f"  SQL over {mode}: {detail} ({seconds:.2f}s)")
+
+
+def normalize_output(text: str) -> list[str]:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def first_difference(expected: list[str], got: list[str]) -> str:
+    for number, (want, have) in enumerate(zip(expected, got, strict=False), start=1):
+        if want != have:
+            return f"line {number}: expected {want!r}, got {have!r}"
+    if len(expected) > len(got):
+        return f"line {len(got) + 1}: expected {expected[len(got)]!r}, got end of output"
+    return f"line {len(expected) + 1}: unexpected {got[len(expected)]!r}"
+
+
+def _user_sql(run: _Run, process: gatewayd.GatewayDProcess, pg: postgres.Postgres, ports: Ports) -> None:
+    opts = run.options
+    if opts.sql_file is None:
+        return
+    started = time.monotonic()
+    result = _psql(run, "user", pg.target.url("127.0.0.1", ports.proxy, "disable"),
+                   opts.sql_file.read_text(encoding="utf-8"))
+    seconds = time.monotonic() - started
+    name = opts.sql_file.name
+    if result.returncode != 0:
+        error = (result.stderr.strip().splitlines() or ["psql failed"])[-1]
+        run.report.sql.append(SqlResult(name, False, seconds, error))
+        raise _fail_with_log(run, process, f"{name} failed through GatewayD: {error}")
+    detail = "ran without error"
+    if opts.expect_file is not None:
+        expected = normalize_output(opts.expect_file.read_text(encoding="utf-8"))
+        got = normalize_output(result.stdout)
+        if expected != got:
+            diff = first_difference(expected, got)
+            run.report.sql.append(SqlResult(name, False, seconds, diff))
+            raise TestFailed(f"SQL expectation not met: {name} output differs from {opts.expect_file.name} "
+                             f"({diff})", [f"--- expected ({opts.expect_file})", *expected[:20],
+                                           "--- got", *got[:20]])
+        detail = f"output matches {opts.expect_file.name} ({len(expected)} lines)"
+    run.report.sql.append(SqlResult(name, True, seconds, detail))
+    actions_io.progress(f"  SQL {name}: {detail} ({seconds:.2f}s)")
+
+
+def _settle(run: _Run, process: gatewayd.GatewayDProcess) -> None:
+    """Wait past two health checks, then nothing may have crashed, failed a ping or been reloaded."""
+    period = parse_seconds(run.options.health_check_period)
+    wait = run.options.settle if run.options.settle is not None else 2 * period + 0.5
+    with run.stage("settle"):
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+    if process.poll() is not None:
+        raise _fail_with_log(run, process, f"GatewayD exited with code {process.exit_code} while settling")
+    plugin = run.report.plugin
+    lines = gatewayd.parse_log(process.read_log())
+    trouble = [ln for ln in lines if ln.about(plugin) and ln.message in gatewayd.TROUBLE_MARKERS]
+    if trouble:
+        first = trouble[0]
+        error = gatewayd.log_field(first.text, "error")
+        raise TestFailed(f"plugin {plugin} crashed or was restarted after it was ready: '{first.message}'"
+                         f"{f' ({error.splitlines()[0][:160]})' if error else ''} within {wait:.1f}s of "
+                         f"settling (healthCheckPeriod {run.options.health_check_period})",
+                         _relevant(lines, plugin))
+    actions_io.progress(f"  settled {wait:.1f}s (≥ 2 × healthCheckPeriod {run.options.health_check_period}): "
+                        "no failed ping, crash or reload")
+
+
+def _stop(run: _Run, process: gatewayd.GatewayDProcess) -> None:
+    with run.stage("stop"):
+        code = process.stop()
+    if code is None:
+        raise _fail_with_log(run, process, "GatewayD did not stop within 30s of SIGTERM")
+    log = process.read_log()
+    if code != 0:
+        raise _fail_with_log(run, process, f"GatewayD exited with code {code} after SIGTERM (expected 0)")
+    if gatewayd.SHUTDOWN_MARKER not in log:
+        raise _fail_with_log(run, process, f"GatewayD exited 0 but never logged '{gatewayd.SHUTDOWN_MARKER}'")
+    actions_io.progress(f"  stopped: SIGTERM → exit 0, '{gatewayd.SHUTDOWN_MARKER}'")
+
+
+def _serve(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: str, checksum: str) -> None:
+    opts = run.options
+    provisioning = time.monotonic()
+    with postgres.provide(opts.postgres_url) as pg:
+        run.report.timings["postgres"] = time.monotonic() - provisioning
+        run.report.postgres = f"{pg.version} ({'throwaway' if pg.managed else 'given'}, {pg.target.address})"
+        actions_io.progress(f"  PostgreSQL: {run.report.postgres}")
+        ports, config, plugins = _write_configs(run, gatewayd_bin, ctx, local_path, checksum, pg)
+        tmp = run.root / "tmp"
+        tmp.mkdir()
+        process = gatewayd.GatewayDProcess.start(gatewayd_bin, run.work, config, plugins, run.work / LOG_FILE,
+                                                 f"127.0.0.1:{ports.http}", gatewayd.scrubbed_env(tmp), opts.dev)
+        try:
+            ready = process.wait_ready(opts.ready_timeout)
+            run.report.ready = ready
+            run.report.timings["start→ready"] = ready.seconds
+            if not ready.ok:
+                if process.exit_code is not None:
+                    raise _fail_with_log(run, process, _why_exited(process))
+                raise _fail_with_log(run, process, f"GatewayD was not ready within {opts.ready_timeout:.0f}s "
+                                                   f"(/healthz: {ready.last_status})")
+            actions_io.progress(f"  ready: /healthz 200 after {ready.seconds:.2f}s ({ready.polls} polls; "
+                                f"turned 200 within the last {ready.window * 1000:.0f} ms)")
+            _check_loaded(run, process)
+            with run.stage("sql"):
+                _sql_smoke(run, process, pg, ports)
+                _user_sql(run, process, pg, ports)
+            _settle(run, process)
+            _stop(run, process)
+        finally:
+            process.kill()
+
+
+def _why_exited(process: gatewayd.GatewayDProcess) -> str:
+    lines = gatewayd.parse_log(process.read_log())
+    code = process.exit_code
+    fatal = next((ln for ln in lines if ln.level in ("FTL", "PNC")), None)
+    lint = next((ln.text for ln in lines if "linting failed" in ln.text), None)
+    if lint:
+        return f"GatewayD exited with code {code}: {gatewayd.lint_error(lint)}"
+    if code == 7 or any("pool size is incorrect" in ln.text.lower() for ln in lines):
+        return f"GatewayD exited with code {code}: it could not fill its connection pool (is PostgreSQL reachable?)"
+    if fatal is not None:
+        return f"GatewayD exited with code {code}: {fatal.message} {gatewayd.log_field(fatal.text, 'error') or ''}"
+    last_error = next((ln for ln in reversed(lines) if ln.level == "ERR"), None)
+    detail = f": {last_error.message}" if last_error else ""
+    return f"GatewayD exited with code {code} before it was ready{detail}"
+
+
+def _keep_logs(run: _Run) -> None:
+    target = run.options.keep_logs
+    if target is None:
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(run.work.glob("*")):
+        if path.is_file() and (path.suffix in (".log", ".yaml", ".out", ".json")):
+            shutil.copy2(path, target / path.name)
+    run.report.logs = target
+
+
+def summary_json(report: Report) -> dict[str, Any]:
+    ready = report.ready
+    return {
+        "plugin": report.plugin, "plugin_version": report.plugin_version, "hooks": report.hook_names,
+        "gatewayd": report.gatewayd_version, "gatewayd_source": report.gatewayd_source, "postgres": report.postgres,
+        "time_to_ready": round(ready.seconds, 3) if ready else None,
+        "ready_window": round(ready.window, 3) if ready else None,
+        "sql": [{"name": s.name, "ok": s.ok, "seconds": round(s.seconds, 3), "detail": s.detail} for s in report.sql],
+        "installed": report.installed, "timings": {k: round(v, 3) for k, v in report.timings.items()},
+    }
+
+
+def run_test_plugin(options: TestPluginOptions) -> Report:
+    """The whole ``test-plugin``; raises ``TestFailed`` (a ``UserError``) with a one-line reason on failure."""
+    if options.expect_file is not None and options.sql_file is None:
+        raise UserError("--expect-file needs --sql-file")
+    for path in (options.sql_file, options.expect_file):
+        if path is not None and not path.is_file():
+            raise UserError(f"{path}: no such file")
+    if not DURATION_RE.match(options.health_check_period) or parse_seconds(options.health_check_period) <= 0:
+        raise UserError(f"--health-check-period {options.health_check_period!r}: expected a positive Go duration "
+                        "such as 1s or 500ms")
+    if options.checksum is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", options.checksum):
+        raise UserError("--checksum must be 64 hex digits")
+    parse_env_overrides(options.plugin_env)
+    started = time.monotonic()
+    root = Path(tempfile.mkdtemp(prefix="gpa-test-plugin-"))
+    run = _Run(options, root)
+    try:
+        run.work.mkdir()
+        with actions_io.group("build the plugin as the release does"):
+            ctx, archive, built_sha = _build(run)
+        with actions_io.group("GatewayD"):
+            gatewayd_bin = _gatewayd(run)
+            local_path, checksum = _place_plugin(run, gatewayd_bin, ctx, archive, built_sha)
+        with actions_io.group(f"run {run.report.plugin} in {run.report.gatewayd_version}"):
+            _serve(run, gatewayd_bin, ctx, local_path, checksum)
+        run.report.timings["total"] = time.monotonic() - started
+        return run.report
+    finally:
+        run.report.timings.setdefault("total", time.monotonic() - started)
+        with contextlib.suppress(OSError):
+            (run.work / "summary.json").write_text(json.dumps(summary_json(run.report), indent=2) + "\n",
+                                                   encoding="utf-8")
+        with contextlib.suppress(OSError):
+            _keep_logs(run)
+        shutil.rmtree(root, ignore_errors=True)
