@@ -278,9 +278,6 @@ def _empty_global_header_writer(path: Path) -> None:
     path.write_bytes(gzip.compress(raw.getvalue(), mtime=0))
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: contract.read_archive detects a PAX global header only through "
-                                       "tarfile.pax_headers, which stays empty for a 'g' header with no records; "
-                                       "Go's archive/tar still returns it and the installer refuses it")
 def test_15_empty_pax_global_header(dist: Dist) -> None:
     dist.rewrite_raw(LINUX_AMD64, _empty_global_header_writer)
     assert any("PAX global header" in p.message for p in dist.verify().errors)
@@ -555,9 +552,6 @@ def test_23_prerelease_tag_dist_is_valid(tmp_path: Path, run_cli: RunCli) -> Non
 
 # --- corrupt archives ---------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="bug: contract.read_archive lets EOFError / tarfile.ReadError / "
-                                       "zipfile.BadZipFile escape, so `verify` dies with a traceback on a truncated "
-                                       "or non-archive asset instead of reporting it")
 @pytest.mark.parametrize("target", [LINUX_AMD64, WINDOWS_AMD64], ids=str)
 def test_corrupt_archive_is_reported_not_a_traceback(dist: Dist, run_cli: RunCli, target: Target) -> None:
     path = dist.archive(target)

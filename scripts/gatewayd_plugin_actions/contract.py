@@ -15,6 +15,7 @@ import stat
 import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,8 +245,32 @@ def _consume(name: str, handle: IO[bytes], size: int, contents: ArchiveContents)
         contents.files[name] = b"".join(kept)
 
 
+class ArchiveError(ValueError):
+    """An asset that is not a readable archive at all (truncated, corrupt, wrong format)."""
+
+
+class _GlobalHeaderSpy(tarfile.TarInfo):
+    """Python folds PAX global headers (type 'g', as `git archive` writes) into ``TarFile.pax_headers``
+    without returning them, even empty ones; Go's archive/tar returns them and the installer then fails
+    with "unknown file type". Record that one was seen."""
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type == tarfile.XGLTYPE:
+            archive.gpa_saw_global_header = True  # type: ignore[attr-defined]
+        member: tarfile.TarInfo = super()._proc_member(archive)  # type: ignore[misc]
+        return member
+
+
 def read_archive(path: Path) -> ArchiveContents:
     """Read a .tar.gz or .zip the way the installer walks it, keeping order, types and modes."""
+    try:
+        return _read_archive(path)
+    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ArchiveError(f"{path.name} is not a readable {'zip' if path.name.endswith('.zip') else 'tar.gz'} "
+                           f"archive ({exc.__class__.__name__}: {exc})") from None
+
+
+def _read_archive(path: Path) -> ArchiveContents:
     contents = ArchiveContents([], False, {}, {}, {})
     members = contents.members
     if path.name.endswith(".zip"):
@@ -263,15 +288,13 @@ def read_archive(path: Path) -> ArchiveContents:
                     with zipped.open(zinfo) as handle:
                         _consume(zinfo.filename, handle, zinfo.file_size, contents)
         return contents
-    with tarfile.open(path, "r:gz") as tarred:
+    with tarfile.open(path, "r:gz", tarinfo=_GlobalHeaderSpy) as tarred:
         for tinfo in tarred:
             members.append(ArchiveMember(tinfo.name, _tar_kind(tinfo), stat.S_IMODE(tinfo.mode), tinfo.size))
             extracted = tarred.extractfile(tinfo) if tinfo.isreg() else None
             if extracted is not None:
                 _consume(tinfo.name, extracted, tinfo.size, contents)
-        # Python applies PAX global headers (type 'g') silently; Go's reader hands them to the installer,
-        # which rejects them as an unknown file type.
-        contents.has_global_pax_header = bool(tarred.pax_headers)
+        contents.has_global_pax_header = bool(tarred.pax_headers) or getattr(tarred, "gpa_saw_global_header", False)
     return contents
 
 

@@ -89,7 +89,12 @@ def verify_dist(dist: Path, plugin: str, tag: str | None, targets: list[Target],
         if name is None:
             continue
         path = dist / name
-        contents = contract.read_archive(path)
+        try:
+            contents = contract.read_archive(path)
+        except contract.ArchiveError as exc:
+            report.problems.append(Problem(f"{exc}: the installer cannot extract it", str(path)))
+            actions_io.progress(f"  verified {name}: unreadable: FAILED")
+            continue
         found = contract.check_archive(contents, plugin, target, str(path))
         binary = contract.installer_pick_binary(contents.members, plugin)
         if binary is not None and binary.name in contents.sha256:
