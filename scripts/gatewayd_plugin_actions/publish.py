@@ -117,6 +117,15 @@ class Outcome:
     seconds: float = 0.0
 
 
+_PRINT_LOCK = threading.Lock()
+
+
+def say(message: str) -> None:
+    """A progress line; upload threads print whole lines, never interleaved ones."""
+    with _PRINT_LOCK:
+        actions_io.progress(message)
+
+
 class _Retry(Exception):
     """Start over from locating the release (another job changed it under us)."""
 
@@ -237,7 +246,7 @@ class Publisher:
             if found is not None:
                 return found
             if attempt < tries:
-                actions_io.progress(f"  {what} not visible yet; reading again")
+                say(f"  {what} not visible yet; reading again")
                 self._pause(attempt)
         return None
 
@@ -315,7 +324,7 @@ class Publisher:
             actions_io.report([Problem(f"could not generate release notes ({exc.status}); publishing without "
                                        "them", severity="warning")])
             return ""
-        actions_io.progress(f"  release notes generated against {previous or 'the first commit'}")
+        say(f"  release notes generated against {previous or 'the first commit'}")
         return truncate_notes(str(body or ""))
 
     def create_draft(self) -> JSON | None:
@@ -333,11 +342,11 @@ class Publisher:
                                     "frees such a tag. Release a new version (e.g. bump the patch number); "
                                     "nothing was published") from None
                 if exc.status == 422 and exc.has_code("already_exists"):
-                    actions_io.progress(f"  another job published {self.tag} first; adopting it")
+                    say(f"  another job published {self.tag} first; adopting it")
                     return None
                 if exc.status != 0 and exc.status < 500:
                     raise
-                actions_io.progress(f"  creating the draft failed ({exc.status or 'no response'}); checking "
+                say(f"  creating the draft failed ({exc.status or 'no response'}); checking "
                                     "whether it was created anyway")
                 drafts = self._poll(lambda: [r for r in self.releases_for_tag() if r.get("draft")] or None,
                                     "the draft", tries=3)
@@ -348,7 +357,7 @@ class Publisher:
                 self._pause(attempt)
                 continue
             self.outcome.created = True
-            actions_io.progress(f"  created draft release {release['id']} for {self.tag}")
+            say(f"  created draft release {release['id']} for {self.tag}")
             return release
         return None
 
@@ -367,9 +376,9 @@ class Publisher:
                                            severity="warning")])
                 continue
             self.client.delete_release(self.owner, self.repo, int(other["id"]))
-            actions_io.progress(f"  deleted duplicate empty draft {other['id']} for {self.tag}")
+            say(f"  deleted duplicate empty draft {other['id']} for {self.tag}")
         if int(keep["id"]) != int(ours["id"]):
-            actions_io.progress(f"  using draft {keep['id']} (the oldest for {self.tag})")
+            say(f"  using draft {keep['id']} (the oldest for {self.tag})")
         return keep
 
     # ---- 3. assets ------------------------------------------------------------------------------
@@ -390,7 +399,7 @@ class Publisher:
                 duplicate = exc.status == 422 and exc.has_code("already_exists")
                 if not (duplicate or exc.status == 0 or exc.status >= 500) or attempt == UPLOAD_ATTEMPTS:
                     raise
-                actions_io.progress(f"  upload of {local.name} failed "
+                say(f"  upload of {local.name} failed "
                                     f"({'name taken' if duplicate else exc.status or 'connection lost'}); "
                                     "reconciling")
                 existing = self.find_asset(release, local.name)
@@ -400,10 +409,10 @@ class Publisher:
                     existing = self.find_asset(release, local.name)
                 if existing is not None:
                     if existing.get("state") == "uploaded" and self._same(existing, local):
-                        actions_io.progress(f"  {local.name} is there after all (same sha256)")
+                        say(f"  {local.name} is there after all (same sha256)")
                         return existing
                     self.client.delete_asset(self.owner, self.repo, int(existing["id"]))
-                    actions_io.progress(f"  deleted {existing.get('state')} leftover {local.name}")
+                    say(f"  deleted {existing.get('state')} leftover {local.name}")
                 self._pause(attempt)
                 continue
             sha = asset_sha256(asset)
@@ -413,7 +422,7 @@ class Publisher:
                     raise UserError(f"GitHub stored {local.name} with sha256 {sha}, not {local.sha256}")
                 continue
             took = time.monotonic() - started
-            actions_io.progress(f"  uploaded {local.name}  {local.size / 1e6:.1f} MB  {took:.1f}s")
+            say(f"  uploaded {local.name}  {local.size / 1e6:.1f} MB  {took:.1f}s")
             return asset
         raise UserError(f"could not upload {local.name}")
 
@@ -430,12 +439,12 @@ class Publisher:
                                                "not in the dist; left in place", severity="warning")])
                 return
             if round_number == 1:
-                actions_io.progress(f"  {len(plan.keep)} assets already uploaded with the same sha256, "
+                say(f"  {len(plan.keep)} assets already uploaded with the same sha256, "
                                     f"{len(plan.upload)} to upload, {len(plan.delete)} to delete")
             for asset in plan.delete:
                 if self.client.delete_asset(self.owner, self.repo, int(asset["id"])):
                     self.outcome.deleted.append(str(asset.get("name")))
-                    actions_io.progress(f"  deleted {asset.get('state')} asset {asset.get('name')}")
+                    say(f"  deleted {asset.get('state')} asset {asset.get('name')}")
             workers = max(1, min(self.options.concurrency, len(plan.upload)))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
                 futures = [pool.submit(self.upload_one, release, local) for local in plan.upload]
@@ -469,7 +478,7 @@ class Publisher:
             return choice, latest_tag
         if latest_tag and latest_tag != self.tag and contract.is_valid_tag(latest_tag) \
                 and Version.parse(latest_tag) > self.dist.version:
-            actions_io.progress(f"  {self.tag} is older than the latest release {latest_tag}: not making it "
+            say(f"  {self.tag} is older than the latest release {latest_tag}: not making it "
                                 "latest (a back-port)")
             return "false", latest_tag
         return "true", latest_tag
@@ -484,7 +493,7 @@ class Publisher:
             release = self.client.update_release(self.owner, self.repo, int(draft["id"]), payload)
         except GitHubError as exc:
             if exc.status == 422 and exc.has_code("already_exists"):
-                actions_io.progress(f"  another job published {self.tag} first; checking its assets and "
+                say(f"  another job published {self.tag} first; checking its assets and "
                                     "dropping our duplicate draft")
                 self.client.delete_release(self.owner, self.repo, int(draft["id"]))
                 self.our_draft = None
@@ -506,7 +515,7 @@ class Publisher:
                 raise
         self.outcome.published_now = True
         self.our_draft = None
-        actions_io.progress(f"  published {self.tag} (prerelease={str(self.want_prerelease).lower()}, "
+        say(f"  published {self.tag} (prerelease={str(self.want_prerelease).lower()}, "
                             f"make_latest={make_latest})")
         return release
 
@@ -576,7 +585,7 @@ class Publisher:
         remote = self.client.list_assets(self.owner, self.repo, int(release["id"]))
         plan = self.plan(remote, prune=False)
         if plan.complete:
-            actions_io.progress(f"  {self.tag} is already published with identical assets: nothing to do")
+            say(f"  {self.tag} is already published with identical assets: nothing to do")
             self.outcome.nothing_to_do = not self.outcome.published_now and not self.outcome.uploaded
             self.outcome.skipped = plan.keep
             self.verify_live(int(release["id"]), check_latest=False)
@@ -630,13 +639,13 @@ class Publisher:
                     raise _Retry
                 return self._finish_published(found)
         else:
-            actions_io.progress(f"  adopting existing draft {draft['id']} for {self.tag}")
+            say(f"  adopting existing draft {draft['id']} for {self.tag}")
         self.our_draft = draft
         draft = self.canonical_draft(draft)
         self.our_draft = draft
         self.sync(draft, prune=True)
         if self.options.draft:
-            actions_io.progress(f"  left {self.tag} as a draft (--draft): {draft.get('html_url')}")
+            say(f"  left {self.tag} as a draft (--draft): {draft.get('html_url')}")
             self.verify_live(int(draft["id"]), check_latest=False)
             self.our_draft = None
             return self.outcome

@@ -1,0 +1,144 @@
+"""``publish`` under every fault the fake GitHub can inject, alone and together: the release still ends up
+complete and correct (exactly one release, every digest equal to the dist), or fails with a clear message."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli
+from tests.fake_github import FakeGitHub
+from tests.fixtures_github import OWNER, REPO, TOKEN, PublishDist
+from tests.test_publish import assert_complete, publish, releases_for
+
+
+@pytest.fixture
+def repo(fake_github: FakeGitHub) -> FakeGitHub:
+    fake_github.add_repo(OWNER, REPO)
+    fake_github.add_token(TOKEN, "write")
+    return fake_github
+
+
+def fired(fake: FakeGitHub, name: str) -> int:
+    return sum(1 for e in fake.requests_log for f in e.faults if f.startswith(name))
+
+
+FAULTS = {
+    "upload 502 leaves starter assets": lambda f: f.faults.upload_502_leaves_starter(times=3),
+    "connection dropped mid-upload": lambda f: f.faults.drop_connection(("POST", "upload"), times=2, after_bytes=64),
+    "connection dropped mid-upload, starter left": lambda f: f.faults.drop_connection(
+        ("POST", "upload"), times=2, after_bytes=64, leave_starter=True),
+    "upload landed but the answer was lost": lambda f: f.faults.drop_connection(
+        ("POST", "upload"), times=2, after_processing=True),
+    "create answered 500": lambda f: f.faults.fail_next("create_release", 500),
+    "create landed but the answer was lost": lambda f: f.faults.drop_connection(
+        "create_release", after_processing=True),
+    "publish PATCH answered 502 twice": lambda f: f.faults.fail_next("update_release", 502, times=2),
+    "publish PATCH landed but the answer was lost": lambda f: f.faults.drop_connection(
+        "update_release", after_processing=True),
+    "asset list answered 503 with HTML": lambda f: f.faults.fail_next(
+        "list_assets", 503, times=2, body="<html>unicorn</html>", content_type="text/html"),
+    "release list answered 500": lambda f: f.faults.fail_next("list_releases", 500, times=2),
+    "secondary rate limit 403 + Retry-After on uploads": lambda f: f.faults.secondary_rate_limit(
+        ("POST", "upload"), times=2, status=403, retry_after=0.3),
+    "secondary rate limit 429 without Retry-After": lambda f: f.faults.secondary_rate_limit(
+        "list_assets", times=1, status=429, retry_after=None),
+    "secondary rate limit on create": lambda f: f.faults.secondary_rate_limit(
+        "create_release", status=403, retry_after=0.2),
+    "primary rate limit until reset": lambda f: f.faults.primary_rate_limit(("GET", "assets"), reset_in=1.0),
+    "eventual consistency after create": lambda f: f.faults.eventual_consistency(reads=4),
+    "a competing job published the tag first": lambda f: f.faults.race_create(),
+    "a competing job created a draft too": lambda f: f.faults.race_create(draft=True),
+    "download of checksums.txt answered 500": lambda f: f.faults.fail_next(("GET", "object"), 500),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_fault(fault: str, run_cli: RunCli, repo: FakeGitHub, publish_dist: PublishDist, tmp_path: Path) -> None:
+    FAULTS[fault](repo)
+    dist = publish_dist("v1.0.0")
+    run = publish(run_cli, repo, tmp_path, dist, "v1.0.0")
+    assert run.code == 0, run.text
+    assert not repo.faults.pending(), f"fault never fired: {repo.faults.pending()}"
+    assert_complete(repo, dist, "v1.0.0")
+    latest = repo.latest_release(OWNER, REPO)
+    assert latest is not None and latest.tag_name == "v1.0.0"
+
+
+def test_rate_limit_waits_are_honoured(run_cli: RunCli, repo: FakeGitHub, publish_dist: PublishDist,
+                                       tmp_path: Path) -> None:
+    repo.faults.secondary_rate_limit(("POST", "upload"), times=1, status=429, retry_after=1)
+    dist = publish_dist("v1.0.0")
+    started = time.monotonic()
+    run = publish(run_cli, repo, tmp_path, dist, "v1.0.0", "--concurrency", "1")
+    assert run.code == 0, run.text
+    assert time.monotonic() - started >= 1.0
+    limited = [e for e in repo.requests_log if "secondary_rate_limit" in e.faults]
+    retried = [e for e in repo.requests("POST", "upload") if e.started_at > limited[0].started_at]
+    assert retried and retried[0].started_at - limited[0].started_at >= 0.95
+    assert "rate limited" in run.result.stderr
+
+
+def test_a_wait_beyond_the_cap_fails_clearly_and_names_the_draft(run_cli: RunCli, repo: FakeGitHub,
+                                                                 publish_dist: PublishDist, tmp_path: Path) -> None:
+    repo.faults.secondary_rate_limit(("POST", "upload"), times=50, status=403, retry_after=3600)
+    run = publish(run_cli, repo, tmp_path, publish_dist("v1.0.0"), "v1.0.0", GPA_GITHUB_MAX_WAIT="5")
+    assert run.code != 0
+    (draft,) = releases_for(repo, "v1.0.0")
+    assert draft.draft  # type: ignore[attr-defined]
+    err = run.result.stderr
+    assert "GPA_GITHUB_MAX_WAIT" in err and "re-run the job later" in err
+    assert f"draft release {draft.id}" in err and "nothing was published" in err  # type: ignore[attr-defined]
+
+
+def test_upload_timeout_reconciles(run_cli: RunCli, repo: FakeGitHub, publish_dist: PublishDist,
+                                   tmp_path: Path) -> None:
+    """The upload landed, but the answer came after the client's read timeout."""
+    repo.faults.timeout_next(("POST", "upload"), seconds=3, after_processing=True)
+    dist = publish_dist("v1.0.0")
+    run = publish(run_cli, repo, tmp_path, dist, "v1.0.0", GPA_GITHUB_UPLOAD_TIMEOUT="1")
+    assert run.code == 0, run.text
+    assert_complete(repo, dist, "v1.0.0")
+
+
+def test_several_faults_together(run_cli: RunCli, repo: FakeGitHub, publish_dist: PublishDist,
+                                 tmp_path: Path) -> None:
+    faults = repo.faults
+    faults.latency_ms = 20
+    faults.eventual_consistency(reads=3)
+    faults.fail_next("create_release", 502)
+    faults.upload_502_leaves_starter(times=2)
+    faults.drop_connection(("POST", "upload"), times=2, after_bytes=100)
+    faults.drop_connection(("POST", "upload"), after_processing=True)
+    faults.secondary_rate_limit(("POST", "upload"), times=2, retry_after=0.2)
+    faults.secondary_rate_limit("list_assets", status=429, retry_after=0.1)
+    faults.fail_next("list_assets", 500)
+    faults.fail_next("update_release", 503)
+    faults.fail_next("list_releases", 500)
+    dist = publish_dist("v1.0.0")
+    run = publish(run_cli, repo, tmp_path, dist, "v1.0.0", GITHUB_ACTIONS="true")
+    assert run.code == 0, run.text
+    assert not faults.pending(), faults.pending()
+    assert_complete(repo, dist, "v1.0.0")
+    assert len(repo.releases(OWNER, REPO)) == 1
+    # A re-run under new faults still changes nothing.
+    faults.fail_next("list_assets", 502)
+    faults.secondary_rate_limit("release_by_tag", retry_after=0.1)
+    repo.clear_log()
+    run = publish(run_cli, repo, tmp_path, dist, "v1.0.0", GITHUB_ACTIONS="true")
+    assert run.code == 0, run.text
+    assert [e for e in repo.requests_log if e.method in ("POST", "PATCH", "DELETE")] == []
+
+
+def test_different_build_for_a_published_mutable_release_is_repaired(run_cli: RunCli, repo: FakeGitHub,
+                                                                     publish_dist: PublishDist,
+                                                                     tmp_path: Path) -> None:
+    first = publish_dist("v1.0.0", flavour="first build", name="first")
+    assert publish(run_cli, repo, tmp_path, first, "v1.0.0").code == 0
+    second = publish_dist("v1.0.0", flavour="second build", name="second")
+    run = publish(run_cli, repo, tmp_path, second, "v1.0.0")
+    assert run.code == 0, run.text
+    assert "repairing" in run.result.stderr
+    assert_complete(repo, second, "v1.0.0")
