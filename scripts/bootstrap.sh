@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Private Python environment for the gatewayd-plugin-actions composites (test, test-plugin, release).
+#
+# Creates (or reuses) a venv under $RUNNER_TEMP keyed by the hash-pinned requirements, the interpreter and
+# this checkout, installs requirements/runtime.txt with --require-hashes (wheels only, no dependency
+# resolution), puts ../scripts on its path (a .pth file), and writes `python=<venv python>` to
+# $GITHUB_OUTPUT (stdout outside Actions). Later steps run: "$GPA_PYTHON" -m gatewayd_plugin_actions …
+#
+# Interpreter: $GPA_BOOTSTRAP_PYTHON (e.g. actions/setup-python's python-path output), else python3/python;
+# it must be >= 3.11. The venv is made with --without-pip and filled by the base interpreter's
+# `pip --python` (or `uv pip` when uv is on PATH), without byte-compiling: no ensurepip run and no
+# compileall, which are most of a cold venv's cost (measured: ~2.3 s cold, 0.2 s warm).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+requirements="$root/requirements/runtime.txt"
+python="${GPA_BOOTSTRAP_PYTHON:-}"
+if [[ -z "$python" ]]; then
+  python="$(command -v python3 || command -v python || true)"
+fi
+if [[ -z "$python" ]] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "::error title=gatewayd-plugin-actions::needs Python >= 3.11; found ${python:-none} ($("${python:-false}" --version 2>&1 || true))" >&2
+  exit 1
+fi
+
+key="$("$python" - "$requirements" "$root" <<'PY'
+import hashlib, sys
+digest = hashlib.sha256(open(sys.argv[1], "rb").read())
+digest.update(f"{sys.version}|{sys.executable}|{sys.argv[2]}".encode())
+print(digest.hexdigest()[:16])
+PY
+)"
+venv="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/gpa-venv-$key"
+bin="$venv/bin"
+[[ -d "$venv/Scripts" ]] && bin="$venv/Scripts"
+
+if [[ ! -f "$venv/.complete" ]]; then
+  rm -rf "$venv"
+  "$python" -m venv --without-pip "$venv"
+  bin="$venv/bin"
+  [[ -d "$venv/Scripts" ]] && bin="$venv/Scripts"
+  venv_python="$bin/python"
+  [[ -x "$venv_python" ]] || venv_python="$bin/python.exe"
+  if command -v uv >/dev/null 2>&1; then
+    uv pip install --quiet --no-compile --python "$venv_python" --require-hashes --no-deps --only-binary :all: -r "$requirements"
+  else
+    pip=("$python" -m pip --python "$venv_python")
+    if ! "$python" -m pip --version >/dev/null 2>&1; then  # no pip beside the base interpreter
+      "$venv_python" -m ensurepip --default-pip >/dev/null
+      pip=("$venv_python" -m pip)
+    fi
+    "${pip[@]}" install --quiet --disable-pip-version-check --no-input --no-compile \
+      --require-hashes --no-deps --only-binary :all: -r "$requirements"
+  fi
+  site="$("$venv_python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  printf '%s\n' "$root/scripts" >"$site/gatewayd-plugin-actions.pth"
+  touch "$venv/.complete"
+fi
+
+venv_python="$bin/python"
+[[ -x "$venv_python" ]] || venv_python="$bin/python.exe"
+if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
+  echo "python=$venv_python" >>"$GITHUB_OUTPUT"
+else
+  echo "$venv_python"
+fi
