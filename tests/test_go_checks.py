@@ -43,10 +43,10 @@ func TestSkipped(t *testing.T) { t.Skip("not today") }
 LINT_SOURCE = '''\
 package main
 
-import "os"
+import "strconv"
 
 func main() {
-	os.Remove("does-not-matter")
+	strconv.Atoi("42")
 }
 '''
 

@@ -1,0 +1,195 @@
+"""Our composite actions under a real Actions engine: nektos/act (built from Go modules), host mode.
+
+Each test makes a scratch git repository holding this checkout's actions, scripts and the example plugin
+(origin: gatewayd-plugin-actions/gatewayd-plugin-example, so ``github.repository`` is what a plugin sees),
+puts a workflow from ``tests/act/workflows/`` under ``.github/workflows/`` and runs ``act push`` with
+``-P ubuntu-latest=-self-hosted``. Third-party actions are the only thing replaced: each pinned
+``owner/repo@sha`` our actions use is mapped to a clearly labelled stub (``tests/act/stubs``) with
+``--local-repository``, because act would clone them from GitHub. Nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import EXAMPLE_PLUGIN, REPO_ROOT, clean_env, copy_plugin
+from tests.test_go_checks import write_vuln_db
+from tests.test_hygiene import SHA_PIN, action_files, gobin, third_party
+
+ACT_DIR = REPO_ROOT / "tests" / "act"
+STUBS = ACT_DIR / "stubs"
+REPOSITORY = "gatewayd-plugin-actions/gatewayd-plugin-example"
+COPIED = ("action.yml", "test", "test-plugin", "release", "scripts", "requirements")
+
+
+def pinned_actions() -> set[str]:
+    """Every ``owner/repo@sha`` a composite of ours uses (and so act must resolve)."""
+    found: set[str] = set()
+    for path in action_files():
+        if STUBS in path.parents:
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for step in (data.get("runs") or {}).get("steps") or []:
+            uses = str(step.get("uses", ""))
+            if uses and third_party(uses) and (match := SHA_PIN.match(uses)):
+                found.add(f"{match.group('repo')}@{match.group('sha')}")
+    return found
+
+
+def stub_for(pinned: str) -> Path:
+    return STUBS / pinned.split("@", 1)[0]
+
+
+def test_every_pinned_action_has_a_labelled_stub() -> None:
+    for pinned in sorted(pinned_actions()):
+        stub = stub_for(pinned) / "action.yml"
+        assert stub.is_file(), f"{pinned}: add a TEST STUB at {stub.relative_to(REPO_ROOT)}"
+        assert "TEST STUB" in stub.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def act() -> Path:
+    return gobin("act")
+
+
+@dataclass
+class ActRun:
+    returncode: int
+    log: str
+
+    def step_lines(self, marker: str) -> list[str]:
+        return [line for line in self.log.splitlines() if marker in line]
+
+
+def git(workspace: Path, *args: str) -> None:
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.invalid", GIT_AUTHOR_DATE="2026-01-02T03:04:05Z",
+               GIT_COMMITTER_DATE="2026-01-02T03:04:05Z")
+    subprocess.run(["git", *args], cwd=workspace, env=env, check=True, capture_output=True)
+
+
+def make_workspace(root: Path, workflow: str) -> Path:
+    workspace = root / "repo"
+    workspace.mkdir()
+    for name in COPIED:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, workspace / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.is_file():
+            shutil.copy2(source, workspace / name)
+    copy_plugin(EXAMPLE_PLUGIN, workspace / "examples" / "gatewayd-plugin-example")
+    (workspace / ".github" / "workflows").mkdir(parents=True)
+    shutil.copy2(ACT_DIR / "workflows" / workflow, workspace / ".github" / "workflows" / workflow)
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git")
+    return workspace
+
+
+def commit(workspace: Path) -> None:
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-q", "-m", "act run")
+
+
+def run_act(act: Path, workspace: Path, workflow: str, scratch: Path, env: dict[str, str] | None = None,
+            timeout: float = 1200) -> ActRun:
+    command = [str(act), "push", "-W", f".github/workflows/{workflow}", "-P", "ubuntu-latest=-self-hosted",
+               "--no-cache-server", "--action-offline-mode", "--action-cache-path", str(scratch / "act-cache")]
+    for pinned in sorted(pinned_actions()):
+        command += ["--local-repository", f"{pinned}={stub_for(pinned)}"]
+    for key, value in (env or {}).items():
+        command += ["--env", f"{key}={value}"]
+    process_env = clean_env()
+    process_env.pop("PYTHONPATH", None)  # the actions must find their own package (bootstrap.sh's .pth)
+    process_env["DOCKER_HOST"] = "unix:///nonexistent/act-host-mode.sock"  # host mode: never a container
+    result = subprocess.run(command, cwd=workspace, env=process_env, capture_output=True, text=True,
+                            timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+    return ActRun(result.returncode, result.stdout + result.stderr)
+
+
+def shared_env(tmp_path: Path) -> dict[str, str]:
+    """What every run gets: a local vulnerability DB (vuln.go.dev is unreachable) that knows no vulnerability
+    in the example's dependencies, and the tools cache the other tests fill (golangci-lint, govulncheck)."""
+    db = write_vuln_db(tmp_path / "vulndb")
+    modules = tmp_path / "vulndb" / "index" / "modules.json"
+    modules.write_text('[{"path":"golang.org/x/net","vulns":[{"id":"GO-2099-0002",'
+                       '"modified":"2026-01-01T00:00:00Z"}]}]', encoding="utf-8")
+    tools = os.environ.get("GATEWAYD_PLUGIN_ACTIONS_TOOLS") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gatewayd-plugin-actions" / "tools")
+    return {"GOVULNDB": db, "GATEWAYD_PLUGIN_ACTIONS_TOOLS": tools}
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    shutil.rmtree(tmp_path / "act-cache", ignore_errors=True)
+
+
+def test_test_and_toolbox_actions_pass_on_the_example(act: Path, scratch: Path) -> None:
+    workspace = make_workspace(scratch, "actions.yaml")
+    commit(workspace)
+    run = run_act(act, workspace, "actions.yaml", scratch, shared_env(scratch))
+    assert run.returncode == 0, run.log[-6000:]
+    assert "🏁  Job succeeded" in run.log
+    outputs = run.step_lines("OUTPUTS go=")[-1]
+    assert "lint=v1.64.8 findings=0 vulns=0" in outputs and "failed=0" in outputs
+    # every step of the composite really ran, in order, under the engine
+    for step in ("Set up gatewayd-plugin-actions (Python)", "Set up Go", "Validate gatewayd_plugin.yaml",
+                 "Choose golangci-lint", "golangci-lint", "govulncheck", "go test", "Summary"):
+        assert f"✅  Success - Main {step}" in run.log, step
+    assert "TEST STUB actions/setup-go" in run.log and "TEST STUB actions/cache key=gatewayd-plugin-actions-test-" \
+        in run.log
+    assert "| golangci-lint v1.64.8 | ✅ no findings |" in run.log
+    assert re.search(r"\| go test \| ✅ \d+ passed, 0 failed", run.log)
+    assert 'TOOLBOX {"plugin-name": "gatewayd-plugin-example"} exit=0' in run.log
+
+
+BROKEN_TEST = '''\
+package plugin
+
+import "testing"
+
+func TestDeliberatelyBroken(t *testing.T) {
+	t.Errorf("broken on purpose")
+}
+'''
+
+LINT_FINDING = '''\
+package plugin
+
+import "strconv"
+
+// Validate drops the error of strconv.Atoi: golangci-lint's errcheck must report it.
+func Validate(text string) {
+	strconv.Atoi(text)
+}
+'''
+
+
+def test_test_action_reports_every_failure_and_still_summarises(act: Path, scratch: Path) -> None:
+    workspace = make_workspace(scratch, "failing.yaml")
+    broken = copy_plugin(EXAMPLE_PLUGIN, workspace / "examples" / "broken")
+    (broken / "plugin" / "broken_test.go").write_text(BROKEN_TEST, encoding="utf-8")
+    (broken / "plugin" / "cleanup.go").write_text(LINT_FINDING, encoding="utf-8")
+    commit(workspace)
+    env = shared_env(scratch)
+    env["GOVULNDB"] = write_vuln_db(scratch / "vulndb-with-hclog")  # the plugin calls hclog.New
+    run = run_act(act, workspace, "failing.yaml", scratch, env)
+    assert run.returncode != 0, run.log[-6000:]
+    assert "🏁  Job failed" in run.log
+    for step in ("golangci-lint", "govulncheck", "go test"):  # each check ran although the one before failed
+        assert f"❌  Failure - Main {step}" in run.log, step
+    assert "✅  Success - Main Summary" in run.log
+    assert "::error file=examples/broken/plugin/cleanup.go,line=7,title=golangci-lint%3A errcheck::" in run.log
+    assert "GO-2099-0001" in run.log
+    assert "TestDeliberatelyBroken failed: broken on purpose" in run.log
+    assert "❌ 1 finding(s)" in run.log and "❌ 1 called: GO-2099-0001" in run.log
+    assert re.search(r"\| go test \| ❌ \d+ passed, 1 failed", run.log)
