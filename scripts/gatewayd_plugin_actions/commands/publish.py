@@ -11,8 +11,10 @@ import argparse
 import os
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io
-from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions import actions_io, verify
+from gatewayd_plugin_actions.contract import Target
+from gatewayd_plugin_actions.errors import Findings, UserError
+from gatewayd_plugin_actions.merge import merge_dists
 from gatewayd_plugin_actions.publish import PublishOptions, run_publish
 
 POLICIES = ("auto", "true", "false")
@@ -53,6 +55,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_publish_options(parser)
     parser.set_defaults(func=run)
 
+    merge = subparsers.add_parser(
+        "merge", help="merge the dists of several build jobs into one (split mode)",
+        description="Merge dists made on several runners into one: archives copied once, checksums.txt rebuilt "
+                    "over the union, exec bits restored on staged binaries, the union verified.")
+    merge.add_argument("--dist", type=Path, action="append", required=True, metavar="DIR",
+                       help="a dist to merge; repeat for every build job's artifact")
+    merge.add_argument("--out", type=Path, required=True, metavar="DIR", help="the merged dist (new or empty)")
+    merge.add_argument("--repository", metavar="OWNER/NAME", help="repository the manifest must point at")
+    merge.set_defaults(func=run_merge)
+
 
 def run(args: argparse.Namespace) -> int:
     dists = args.dist or [Path("dist")]
@@ -72,4 +84,18 @@ def run(args: argparse.Namespace) -> int:
                             f"{outcome.seconds:.1f}s")
     for item in outcome.checked:
         actions_io.progress(f"  verified: {item}")
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    out = merge_dists([d.resolve() for d in args.dist], args.out.resolve())
+    meta = verify.read_metadata(out)
+    targets = [Target.parse(str(t)) for t in meta.get("targets") or []]  # type: ignore[attr-defined]
+    report = verify.verify_dist(out, str(meta["plugin"]), str(meta["version"]), targets,
+                                args.repository or os.environ.get("GITHUB_REPOSITORY") or None)
+    actions_io.report(report.problems)
+    Findings(report.problems).raise_if_errors(f"the merged dist {out} is not installable")
+    actions_io.set_output("dist", str(out))
+    actions_io.set_output("version", str(meta["version"]))
+    actions_io.progress(f"{out}: installable ({len(targets)} targets)")
     return 0
