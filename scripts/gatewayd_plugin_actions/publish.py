@@ -231,6 +231,7 @@ class Publisher:
         self.want_prerelease = {"true": True, "false": False}.get(options.prerelease, dist.version.is_prerelease)
         self.outcome = Outcome(release={})
         self.our_draft: JSON | None = None  # a draft this run created or adopted, named if we fail
+        self.published_tags: list[str] | None = None  # from the last full list of releases
         self._lock = threading.Lock()
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -252,7 +253,9 @@ class Publisher:
 
     def releases_for_tag(self) -> list[JSON]:
         """Every release (drafts too: our token can push) carrying the tag, oldest first."""
-        found = [r for r in self.client.list_releases(self.owner, self.repo) if r.get("tag_name") == self.tag]
+        everything = list(self.client.list_releases(self.owner, self.repo))
+        self.published_tags = [str(r.get("tag_name")) for r in everything if not r.get("draft")]
+        found = [r for r in everything if r.get("tag_name") == self.tag]
         return sorted(found, key=lambda r: int(r["id"]))
 
     def locate(self) -> tuple[JSON | None, list[JSON]]:
@@ -314,9 +317,9 @@ class Publisher:
                 return truncate_notes(self.options.notes_file.read_text(encoding="utf-8"))
             except OSError as exc:
                 raise UserError(f"--notes-file {self.options.notes_file}: {exc.strerror}") from None
-        tags = [str(r.get("tag_name")) for r in self.client.list_releases(self.owner, self.repo)
-                if not r.get("draft")]
-        previous = previous_tag(tags, self.dist.version)
+        if self.published_tags is None:
+            self.releases_for_tag()
+        previous = previous_tag(self.published_tags or [], self.dist.version)
         try:
             body = self.client.generate_notes(self.owner, self.repo, self.tag, previous,
                                               self.options.target_commitish).get("body")
@@ -446,6 +449,7 @@ class Publisher:
                     self.outcome.deleted.append(str(asset.get("name")))
                     say(f"  deleted {asset.get('state')} asset {asset.get('name')}")
             workers = max(1, min(self.options.concurrency, len(plan.upload)))
+            started = time.monotonic()
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
                 futures = [pool.submit(self.upload_one, release, local) for local in plan.upload]
                 errors = []
@@ -456,6 +460,10 @@ class Publisher:
                         errors.append(exc)
             if errors:
                 raise errors[0]
+            if plan.upload:
+                size = sum(a.size for a in plan.upload)
+                say(f"  uploads: {len(plan.upload)} assets, {size / 1e6:.1f} MB in "
+                    f"{time.monotonic() - started:.2f}s, {workers} at a time")
             self.outcome.uploaded += [a.name for a in plan.upload]
         remote = self.client.list_assets(self.owner, self.repo, int(release["id"]))
         if not self.plan(remote, prune=prune).complete:
@@ -682,7 +690,8 @@ def summary_markdown(dist: Dist, repository: str, outcome: Outcome, draft: bool)
              "Install it:", "", "```sh", f"gatewayd plugin install github.com/{repository}@{tag}", "```", "",
              "Verify it:", "", "```sh",
              f"gh release download {tag} -R {repository} && sha256sum -c checksums.txt --ignore-missing",
-             f"gh attestation verify checksums.txt -R {repository}   # if provenance was attested",
+             f"gh attestation verify {next(iter(dist.archives), 'ARCHIVE')} -R {repository}"
+             "   # if provenance was attested",
              f"gh release verify {tag} -R {repository}   # immutable releases", "```", "",
              "Checked:", *[f"- {c}" for c in outcome.checked], ""]
     return "\n".join(lines)
