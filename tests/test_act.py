@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from tests.conftest import EXAMPLE_PLUGIN, REPO_ROOT, clean_env, copy_plugin
+from tests.fake_github import FakeGitHub
+from tests.test_gatewayd_release import gatewayd_release_assets
 from tests.test_go_checks import write_vuln_db
 from tests.test_hygiene import SHA_PIN, action_files, gobin, third_party
 
@@ -100,7 +103,7 @@ def commit(workspace: Path) -> None:
 
 
 def run_act(act: Path, workspace: Path, workflow: str, scratch: Path, env: dict[str, str] | None = None,
-            timeout: float = 1200) -> ActRun:
+            secrets: dict[str, str] | None = None, timeout: float = 1200) -> ActRun:
     command = [str(act), "push", "-W", f".github/workflows/{workflow}", "-P", "ubuntu-latest=-self-hosted",
                "--no-cache-server", "--action-offline-mode", "--action-cache-path", str(scratch / "act-cache")]
     for pinned in sorted(pinned_actions()):
@@ -108,6 +111,9 @@ def run_act(act: Path, workspace: Path, workflow: str, scratch: Path, env: dict[
     for key, value in (env or {}).items():
         command += ["--env", f"{key}={value}"]
     process_env = clean_env()
+    for key, value in (secrets or {}).items():
+        command += ["--secret", key]  # the value comes from act's own environment, never the command line
+        process_env[key] = value
     process_env.pop("PYTHONPATH", None)  # the actions must find their own package (bootstrap.sh's .pth)
     process_env["DOCKER_HOST"] = "unix:///nonexistent/act-host-mode.sock"  # host mode: never a container
     result = subprocess.run(command, cwd=workspace, env=process_env, capture_output=True, text=True,
@@ -193,3 +199,46 @@ def test_test_action_reports_every_failure_and_still_summarises(act: Path, scrat
     assert "TestDeliberatelyBroken failed: broken on purpose" in run.log
     assert "❌ 1 finding(s)" in run.log and "❌ 1 called: GO-2099-0001" in run.log
     assert re.search(r"\| go test \| ❌ \d+ passed, 1 failed", run.log)
+
+
+@pytest.fixture
+def fake_github_with_gatewayd(gatewayd_binaries: dict[str, Path], tmp_path: Path) -> Iterator[FakeGitHub]:
+    """One fake GitHub for the whole run: gatewayd-io/gatewayd's release (the real v0.11.1 binary, as latest)
+    for test-plugin to download, and the plugin's repository for release to publish into."""
+    with FakeGitHub() as fake:
+        fake.add_repo("gatewayd-io", "gatewayd")
+        tag = "v0.11.1"
+        assets = gatewayd_release_assets(gatewayd_binaries[tag].read_bytes(), tag, tmp_path / "gatewayd-release")
+        fake.add_release("gatewayd-io", "gatewayd", tag, assets=assets)
+        owner, repo = REPOSITORY.split("/")
+        fake.add_repo(owner, repo)
+        fake.add_token(ACT_TOKEN, "write")
+        yield fake
+
+
+ACT_TOKEN = "ghs_ActRunCanary0123456789abcdefXYZ"
+
+
+@pytest.mark.gatewayd
+@pytest.mark.postgres
+def test_test_plugin_and_release_actions(act: Path, scratch: Path, fake_github_with_gatewayd: FakeGitHub) -> None:
+    fake = fake_github_with_gatewayd
+    workspace = make_workspace(scratch, "plugin.yaml")
+    commit(workspace)
+    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url}
+    run = run_act(act, workspace, "plugin.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN})
+    assert run.returncode == 0, run.log[-8000:]
+    assert ACT_TOKEN not in run.log
+    assert run.log.count("🏁  Job succeeded") == 2
+    seen = run.step_lines("TEST-PLUGIN gatewayd=")[-1]
+    assert "plugin=gatewayd-plugin-example" in seen and "0.11.1" in seen
+    # the snapshot published nothing; the second call did, through the API the job was pointed at
+    release = requests.get(f"{fake.api_url}/repos/{REPOSITORY}/releases/tags/v0.1.0", timeout=10,
+                           headers={"Authorization": f"Bearer {ACT_TOKEN}"}).json()
+    names = sorted(asset["name"] for asset in release["assets"])
+    assert names == ["checksums.txt", "gatewayd-plugin-example-darwin-arm64-v0.1.0.tar.gz",
+                     "gatewayd-plugin-example-linux-amd64-v0.1.0.tar.gz",
+                     "gatewayd-plugin-example-windows-amd64-v0.1.0.zip"]
+    assert not release["draft"] and not release["prerelease"]
+    assert "ASSETS " + " ".join(names) in run.log
+    assert f"RELEASE url={release['html_url']}" in run.log
