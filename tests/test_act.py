@@ -103,13 +103,14 @@ def commit(workspace: Path) -> None:
 
 
 def run_act(act: Path, workspace: Path, workflow: str, scratch: Path, env: dict[str, str] | None = None,
-            secrets: dict[str, str] | None = None, timeout: float = 1200) -> ActRun:
+            secrets: dict[str, str] | None = None, extra: list[str] | None = None, timeout: float = 1500) -> ActRun:
     command = [str(act), "push", "-W", f".github/workflows/{workflow}", "-P", "ubuntu-latest=-self-hosted",
                "--no-cache-server", "--action-offline-mode", "--action-cache-path", str(scratch / "act-cache")]
     for pinned in sorted(pinned_actions()):
         command += ["--local-repository", f"{pinned}={stub_for(pinned)}"]
     for key, value in (env or {}).items():
         command += ["--env", f"{key}={value}"]
+    command += extra or []
     process_env = clean_env()
     for key, value in (secrets or {}).items():
         command += ["--secret", key]  # the value comes from act's own environment, never the command line
@@ -242,3 +243,74 @@ def test_test_plugin_and_release_actions(act: Path, scratch: Path, fake_github_w
     assert not release["draft"] and not release["prerelease"]
     assert "ASSETS " + " ".join(names) in run.log
     assert f"RELEASE url={release['html_url']}" in run.log
+
+
+# --- the templates, copied verbatim into a plugin repository, as a plugin author would ----------------
+
+ACTIONS_REF = "gatewayd-plugin-actions/gatewayd-plugin-actions@v1"
+
+
+def make_plugin_repository(root: Path, tag: str | None = None) -> tuple[Path, Path]:
+    """A plugin repository (the example plugin at its root, plus the two template workflows, unchanged) and
+    a copy of this repository that act serves for ``gatewayd-plugin-actions/gatewayd-plugin-actions@v1``."""
+    actions = root / "gatewayd-plugin-actions"
+    actions.mkdir()
+    for name in COPIED:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, actions / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.is_file():
+            shutil.copy2(source, actions / name)
+    plugin = copy_plugin(EXAMPLE_PLUGIN, root / "gatewayd-plugin-example")
+    (plugin / ".github" / "workflows").mkdir(parents=True)
+    for template in ("test.yaml", "release.yaml"):
+        shutil.copy2(REPO_ROOT / "workflows" / template, plugin / ".github" / "workflows" / template)
+    git(plugin, "init", "-q", "-b", "main")
+    git(plugin, "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git")
+    commit(plugin)
+    if tag:
+        git(plugin, "tag", tag)
+    return plugin, actions
+
+
+@pytest.fixture
+def fake_github_two_gatewayds(gatewayd_binaries: dict[str, Path], tmp_path: Path) -> Iterator[FakeGitHub]:
+    with FakeGitHub() as fake:
+        fake.add_repo("gatewayd-io", "gatewayd")
+        for index, tag in enumerate(("v0.10.3", "v0.11.1")):  # v0.11.1 last: it is "latest"
+            assets = gatewayd_release_assets(gatewayd_binaries[tag].read_bytes(), tag, tmp_path / f"gatewayd-{tag}")
+            fake.add_release("gatewayd-io", "gatewayd", tag, assets=assets,
+                             created_at=f"2026-0{index + 1}-01T00:00:00Z")
+        owner, repo = REPOSITORY.split("/")
+        fake.add_repo(owner, repo)
+        fake.add_token(ACT_TOKEN, "write")
+        yield fake
+
+
+@pytest.mark.gatewayd
+@pytest.mark.postgres
+def test_copied_templates_give_a_plugin_test_test_plugin_and_release(act: Path, scratch: Path,
+                                                                     fake_github_two_gatewayds: FakeGitHub) -> None:
+    fake = fake_github_two_gatewayds
+    plugin, actions = make_plugin_repository(scratch, tag="v0.1.0")
+    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url, **shared_env(scratch)}
+    extra = ["--local-repository", f"{ACTIONS_REF}={actions}", "--concurrent-jobs", "1"]
+
+    run = run_act(act, plugin, "test.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN}, extra=extra)
+    assert run.returncode == 0, run.log[-8000:]
+    assert run.log.count("🏁  Job succeeded") == 3  # test, test-plugin × (v0.10.3, latest)
+    assert "| golangci-lint v1.64.8 | ✅ no findings |" in run.log or "golangci-lint v1.64.8: 0 finding(s)" in run.log
+    assert "gatewayd-linux-amd64-v0.10.3.tar.gz" in run.log and "gatewayd-linux-amd64-v0.11.1.tar.gz" in run.log
+
+    event = scratch / "tag-push.json"
+    event.write_text('{"ref": "refs/tags/v0.1.0", "ref_name": "v0.1.0"}', encoding="utf-8")
+    run = run_act(act, plugin, "release.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN},
+                  extra=[*extra, "--eventpath", str(event)])
+    assert run.returncode == 0, run.log[-8000:]
+    assert ACT_TOKEN not in run.log
+    assert "attest::skipped" in run.log  # act has no OIDC: the template's attestation degrades to a notice
+    release = requests.get(f"{fake.api_url}/repos/{REPOSITORY}/releases/tags/v0.1.0", timeout=10,
+                           headers={"Authorization": f"Bearer {ACT_TOKEN}"}).json()
+    names = {asset["name"] for asset in release["assets"]}
+    assert len(names) == 7 and "checksums.txt" in names  # six targets and the checksums
+    assert f"Released {release['html_url']}" in run.log
