@@ -64,7 +64,7 @@ def gatewayd_release_assets(binary: bytes, tag: str, workdir: Path, *, targets: 
 
 
 @pytest.fixture
-def fake_github() -> Iterator[FakeGitHub]:
+def gatewayd_github() -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         fake.add_repo("gatewayd-io", "gatewayd")
         yield fake
@@ -77,45 +77,45 @@ def client_for(fake: FakeGitHub) -> GitHubClient:
 FAKE_BINARY = b"#!/bin/sh\necho 'GatewayD v0.0.0-test'\n"
 
 
-def test_downloads_verifies_extracts_and_caches(fake_github: FakeGitHub, tmp_path: Path) -> None:
-    fake_github.add_release("gatewayd-io", "gatewayd", "v0.10.3",
+def test_downloads_verifies_extracts_and_caches(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
+    gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.10.3",
                             assets=gatewayd_release_assets(FAKE_BINARY + b"# old\n", "v0.10.3", tmp_path / "old"))
-    fake_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
+    gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "new"))
-    env = {"GITHUB_API_URL": fake_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    got = gatewayd_release.fetch("latest", client=client_for(fake_github), env=env)
+    env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    got = gatewayd_release.fetch("latest", client=client_for(gatewayd_github), env=env)
     assert (got.tag, got.source, got.archive) == ("v0.11.1", "download", f"gatewayd-{HOST.slug}-v0.11.1.tar.gz")
     assert got.path.read_bytes() == FAKE_BINARY
     assert got.path.stat().st_mode & 0o111
     assert got.path == tmp_path / "cache/gatewayd-plugin-actions/gatewayd/v0.11.1" / HOST.slug / "gatewayd"
     assert sorted(p.name for p in got.path.parent.iterdir()) == ["gatewayd", "gatewayd-release.json"]
 
-    downloads = len(fake_github.requests("GET"))
-    again = gatewayd_release.fetch("v0.11.1", client=client_for(fake_github), env=env)
+    downloads = len(gatewayd_github.requests("GET"))
+    again = gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     assert (again.path, again.source) == (got.path, "cache")
-    assert len(fake_github.requests("GET")) == downloads, "a pinned, cached version needs no API call"
+    assert len(gatewayd_github.requests("GET")) == downloads, "a pinned, cached version needs no API call"
 
-    old = gatewayd_release.fetch("v0.10.3", client=client_for(fake_github), env=env)
+    old = gatewayd_release.fetch("v0.10.3", client=client_for(gatewayd_github), env=env)
     assert old.path.read_bytes() == FAKE_BINARY + b"# old\n"
 
 
-def test_tool_cache_layout_on_actions(fake_github: FakeGitHub, tmp_path: Path) -> None:
-    fake_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
+def test_tool_cache_layout_on_actions(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
+    gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel"))
-    env = {"GITHUB_API_URL": fake_github.api_url, "RUNNER_TOOL_CACHE": str(tmp_path / "tools")}
-    got = gatewayd_release.fetch("v0.11.1", client=client_for(fake_github), env=env)
+    env = {"GITHUB_API_URL": gatewayd_github.api_url, "RUNNER_TOOL_CACHE": str(tmp_path / "tools")}
+    got = gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     arch = {"amd64": "x64"}.get(HOST.goarch, HOST.goarch)
     assert got.path == tmp_path / "tools/gatewayd/0.11.1" / arch / "gatewayd"
     assert (tmp_path / "tools/gatewayd/0.11.1" / f"{arch}.complete").is_file()
 
 
-def test_corrupt_cache_is_downloaded_again(fake_github: FakeGitHub, tmp_path: Path) -> None:
-    fake_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
+def test_corrupt_cache_is_downloaded_again(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
+    gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel"))
-    env = {"GITHUB_API_URL": fake_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    got = gatewayd_release.fetch("v0.11.1", client=client_for(fake_github), env=env)
+    env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    got = gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     got.path.write_bytes(b"truncated")
-    again = gatewayd_release.fetch("v0.11.1", client=client_for(fake_github), env=env)
+    again = gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     assert again.source == "download"
     assert again.path.read_bytes() == FAKE_BINARY
 
@@ -124,32 +124,32 @@ def test_corrupt_cache_is_downloaded_again(fake_github: FakeGitHub, tmp_path: Pa
     ("archive", "GatewayD download checksum mismatch: gatewayd-{slug}-v0.11.1.tar.gz has sha256 "),
     ("missing-line", "GatewayD download not verified: checksums.txt has no line for gatewayd-{slug}-v0.11.1.tar.gz"),
 ])
-def test_checksum_problems_are_hard_errors(fake_github: FakeGitHub, tmp_path: Path, tamper: str,
+def test_checksum_problems_are_hard_errors(gatewayd_github: FakeGitHub, tmp_path: Path, tamper: str,
                                            message: str) -> None:
-    fake_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
+    gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel", tamper=tamper))
-    env = {"GITHUB_API_URL": fake_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     with pytest.raises(UserError) as info:
-        gatewayd_release.fetch("v0.11.1", client=client_for(fake_github), env=env)
+        gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     assert info.value.message.startswith(message.format(slug=HOST.slug))
     assert "\n" not in info.value.message
     cache = tmp_path / "cache/gatewayd-plugin-actions/gatewayd"
     assert not any(p.is_file() for p in cache.rglob("*")), "nothing unverified is cached or left behind"
 
 
-def test_missing_release_and_bad_tag(fake_github: FakeGitHub, tmp_path: Path) -> None:
-    env = {"GITHUB_API_URL": fake_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+def test_missing_release_and_bad_tag(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
+    env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     with pytest.raises(UserError, match=r"GatewayD release v9\.9\.9 not found in gatewayd-io/gatewayd"):
-        gatewayd_release.fetch("v9.9.9", client=client_for(fake_github), env=env)
+        gatewayd_release.fetch("v9.9.9", client=client_for(gatewayd_github), env=env)
     with pytest.raises(UserError, match="has no latest release"):
-        gatewayd_release.fetch("latest", client=client_for(fake_github), env=env)
+        gatewayd_release.fetch("latest", client=client_for(gatewayd_github), env=env)
     with pytest.raises(UserError, match="expected a release tag"):
-        gatewayd_release.fetch("0.11.1", client=client_for(fake_github), env=env)
+        gatewayd_release.fetch("0.11.1", client=client_for(gatewayd_github), env=env)
 
 
-def test_release_without_an_archive_for_this_machine(fake_github: FakeGitHub, tmp_path: Path) -> None:
-    fake_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
+def test_release_without_an_archive_for_this_machine(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
+    gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel", targets=(OTHER,)))
-    env = {"GITHUB_API_URL": fake_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     with pytest.raises(UserError, match=f"has no release asset for {HOST}"):
-        gatewayd_release.fetch("v0.11.1", client=client_for(fake_github), env=env)
+        gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)

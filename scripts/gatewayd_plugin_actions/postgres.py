@@ -189,6 +189,15 @@ class RunAs:
         return [] if self.uid is not None else None
 
 
+def _temp_base(run_as: RunAs) -> str | None:
+    """Where the server's directory goes: the usual temp dir, unless the ``postgres`` user could not reach it
+    (a root-only TMPDIR such as pytest's /tmp/pytest-of-root); then /tmp."""
+    base = Path(tempfile.gettempdir()).resolve()
+    if run_as.uid is None or all(p.stat().st_mode & 0o001 for p in (base, *base.parents)):
+        return None
+    return "/tmp"
+
+
 def _server_env(directory: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "TZ", "TMPDIR")}
     env.update(LC_ALL="C", LANG="C", HOME=str(directory))
@@ -233,7 +242,7 @@ def local_server(bindir: Path | None = None, attempts: int = 3) -> Iterator[Loca
         raise UserError("no PostgreSQL server found (initdb/postgres; `pg_config --bindir`, /usr/lib/postgresql/"
                         "*/bin, $PATH); install one (Debian/Ubuntu: postgresql) or pass --postgres-url")
     run_as = RunAs.detect()
-    directory = Path(tempfile.mkdtemp(prefix="gpa-postgres-"))
+    directory = Path(tempfile.mkdtemp(prefix="gpa-postgres-", dir=_temp_base(run_as)))
     process: subprocess.Popen[bytes] | None = None
     try:
         if run_as.uid is not None and run_as.gid is not None:

@@ -122,10 +122,12 @@ class Report:
 class TestFailed(UserError):
     """A failed check: one line of reason, plus the GatewayD log lines that show it."""
 
-    def __init__(self, reason: str, log_lines: list[str] | None = None) -> None:
+    def __init__(self, reason: str, log_lines: list[str] | None = None,
+                 title: str = "relevant GatewayD log lines") -> None:
         super().__init__(reason, [Problem(reason, title="test-plugin")])
         self.reason = reason
         self.log_lines = log_lines or []
+        self.title = title
 
 
 def parse_seconds(duration: str) -> float:
@@ -135,6 +137,12 @@ def parse_seconds(duration: str) -> float:
     for number, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", duration):
         total += float(number) * units[unit]
     return total
+
+
+def settle_seconds(options: TestPluginOptions) -> float:
+    """How long to watch after the SQL: at least two health checks (the first ping comes one period in)."""
+    minimum = 2 * parse_seconds(options.health_check_period)
+    return options.settle if options.settle is not None else minimum + 0.5
 
 
 def parse_env_overrides(items: list[str]) -> list[tuple[str, str]]:
@@ -276,6 +284,7 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
 class _Run:
     options: TestPluginOptions
     root: Path  # the temp dir; removed at the end
+    sockets: Path  # TMPDIR of GatewayD and the plugin: go-plugin's unix sockets land here
     report: Report = field(default_factory=Report)
 
     @property
@@ -292,26 +301,30 @@ class _Run:
             self.report.timings[name] = self.report.timings.get(name, 0.0) + time.monotonic() - started
 
 
-def _build(run: _Run) -> tuple[ReleaseContext, Path, str]:
-    """Validate, then build and pack the host target exactly as ``release`` does; returns (ctx, archive, sha)."""
+def _prepare(run: _Run) -> ReleaseContext:
+    """Validate ``gatewayd_plugin.yaml`` and pick the version, as ``release --snapshot`` does (host target only)."""
     opts = run.options
-    target = host_target()
     ctx = ReleaseContext(Options(
-        project=opts.project, dist=run.root / "dist", targets=[target], version_variable=opts.version_variable,
+        project=opts.project, dist=run.root / "dist", targets=[host_target()], version_variable=opts.version_variable,
         cgo=opts.cgo, extra_files=list(opts.extra_files), main_package=opts.main_package,
         build_tags=opts.build_tags, extra_ldflags=opts.extra_ldflags, repository=opts.repository, snapshot=True))
     with run.stage("validate"):
         pipeline.stage_validate(ctx)
-    pipeline.stage_version(ctx)
-    ctx.options.dist.mkdir(parents=True)
-    with run.stage("build"):
-        binary = build.build_target(ctx, target)
-    with run.stage("package"):
-        archive = package.package_target(ctx, binary)
+        pipeline.stage_version(ctx)
     run.report.plugin = ctx.plugin_name
     if ctx.version_variable and ctx.version is not None:
         run.report.expected_version = ctx.version.number
-    return ctx, archive.path, binary.sha256
+    return ctx
+
+
+def _build(run: _Run, ctx: ReleaseContext) -> tuple[Path, str]:
+    """Build and pack the host target exactly as ``release`` does; returns (archive, binary sha256)."""
+    ctx.options.dist.mkdir(parents=True)
+    with run.stage("build"):
+        binary = build.build_target(ctx, host_target())
+    with run.stage("package"):
+        archive = package.package_target(ctx, binary)
+    return archive.path, binary.sha256
 
 
 def _gatewayd(run: _Run) -> Path:
@@ -339,8 +352,9 @@ def _place_plugin(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, archive: P
         if result.config.is_file():
             result.config.replace(run.work / "installed_plugins.yaml")
         if not result.ok or result.binary is None:
-            raise TestFailed(f"install round-trip failed: {result.problems[0] if result.problems else 'unknown'}",
-                             result.output.strip().splitlines()[-MAX_LOG_LINES:])
+            problem = result.problems[0] if result.problems else "unknown"
+            output = result.output.strip().splitlines()[-MAX_LOG_LINES:]
+            raise TestFailed(f"install round-trip failed: {problem}", output, title="`gatewayd plugin install` output")
         checksum = str(result.entry["checksum"])
         if checksum != built_sha:
             raise TestFailed(f"the installed {name} (sha256 {checksum[:16]}…) is not the binary that was built "
@@ -378,7 +392,7 @@ def _write_configs(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_pat
                 raise TestFailed(f"the generated {kind} is rejected by `gatewayd "
                                  f"{'plugin' if kind.endswith('plugins.yaml') else 'config'} lint` "
                                  f"({run.report.gatewayd_version}): {gatewayd.lint_error(output)}",
-                                 output.splitlines()[-MAX_LOG_LINES:])
+                                 output.splitlines()[-MAX_LOG_LINES:], title="lint output")
     actions_io.progress(f"  configs: {plugins_path.name} (from {ctx.manifest.display}, healthCheckPeriod "
                         f"{opts.health_check_period}), gatewayd.yaml (proxy 127.0.0.1:{ports.proxy}, API "
                         f"127.0.0.1:{ports.http}); both pass GatewayD's lint")
@@ -389,13 +403,22 @@ def _plugin_lines(lines: list[gatewayd.LogLine], plugin: str) -> list[gatewayd.L
     return [ln for ln in lines if ln.about(plugin) or ln.level in ("ERR", "FTL", "PNC")]
 
 
-def _relevant(lines: list[gatewayd.LogLine], plugin: str, levels: tuple[str, ...] = ("INF", "WRN", "ERR", "FTL",
-                                                                                      "PNC")) -> list[str]:
-    """The log lines a human needs: everything about the plugin (debug included when it explains a skip)."""
-    picked = [ln for ln in lines if (ln.about(plugin) and (ln.level in levels or any(
-        m in ln.text for m in (*gatewayd.SKIP_MARKERS, *gatewayd.COOKIE_MARKERS)))) or ln.level in ("ERR", "FTL",
-                                                                                                   "PNC")]
-    return [ln.text for ln in picked][-MAX_LOG_LINES:]
+def _relevant(lines: list[gatewayd.LogLine], plugin: str) -> list[str]:
+    """The log lines a human needs: info and up about the plugin, debug lines that explain a skip or a refused
+    handshake, every error, and the head of a Go panic."""
+    explains = (*gatewayd.SKIP_MARKERS, *gatewayd.COOKIE_MARKERS)
+    picked: list[str] = []
+    panic_left = 0
+    for line in lines:
+        if line.text.startswith(("panic: ", "fatal error: ")):
+            panic_left = 12
+        if panic_left:
+            picked.append(line.text)
+            panic_left -= 1
+        elif line.level in ("ERR", "FTL", "PNC") or (line.about(plugin) and (
+                line.level in ("INF", "WRN") or any(m in line.text for m in explains))):
+            picked.append(line.text)
+    return picked[-MAX_LOG_LINES:]
 
 
 def _why_not_loaded(lines: list[gatewayd.LogLine], plugin: str) -> str:
@@ -533,7 +556,7 @@ def _user_sql(run: _Run, process: gatewayd.GatewayDProcess, pg: postgres.Postgre
             run.report.sql.append(SqlResult(name, False, seconds, diff))
             raise TestFailed(f"SQL expectation not met: {name} output differs from {opts.expect_file.name} "
                              f"({diff})", [f"--- expected ({opts.expect_file})", *expected[:20],
-                                           "--- got", *got[:20]])
+                                           "--- got", *got[:20]], title="psql output")
         detail = f"output matches {opts.expect_file.name} ({len(expected)} lines)"
     run.report.sql.append(SqlResult(name, True, seconds, detail))
     actions_io.progress(f"  SQL {name}: {detail} ({seconds:.2f}s)")
@@ -541,23 +564,25 @@ def _user_sql(run: _Run, process: gatewayd.GatewayDProcess, pg: postgres.Postgre
 
 def _settle(run: _Run, process: gatewayd.GatewayDProcess) -> None:
     """Wait past two health checks, then nothing may have crashed, failed a ping or been reloaded."""
-    period = parse_seconds(run.options.health_check_period)
-    wait = run.options.settle if run.options.settle is not None else 2 * period + 0.5
+    wait = settle_seconds(run.options)
     with run.stage("settle"):
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and process.poll() is None:
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
-    if process.poll() is not None:
-        raise _fail_with_log(run, process, f"GatewayD exited with code {process.exit_code} while settling")
     plugin = run.report.plugin
     lines = gatewayd.parse_log(process.read_log())
+    exited = process.poll()
+    then = f"; GatewayD then exited with code {exited}{_go_panic(lines)}" if exited is not None else ""
     trouble = [ln for ln in lines if ln.about(plugin) and ln.message in gatewayd.TROUBLE_MARKERS]
     if trouble:
         first = trouble[0]
         error = gatewayd.log_field(first.text, "error")
         raise TestFailed(f"plugin {plugin} crashed or was restarted after it was ready: '{first.message}'"
-                         f"{f' ({error.splitlines()[0][:160]})' if error else ''} within {wait:.1f}s of "
-                         f"settling (healthCheckPeriod {run.options.health_check_period})",
+                         f"{f' ({error.splitlines()[0][:160]})' if error else ''}, seen after settling "
+                         f"{wait:.1f}s (healthCheckPeriod {run.options.health_check_period}){then}",
+                         _relevant(lines, plugin))
+    if exited is not None:
+        raise TestFailed(f"GatewayD exited with code {exited} while settling{_go_panic(lines)}",
                          _relevant(lines, plugin))
     actions_io.progress(f"  settled {wait:.1f}s (≥ 2 × healthCheckPeriod {run.options.health_check_period}): "
                         "no failed ping, crash or reload")
@@ -584,10 +609,9 @@ def _serve(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: str, 
         run.report.postgres = f"{pg.version} ({'throwaway' if pg.managed else 'given'}, {pg.target.address})"
         actions_io.progress(f"  PostgreSQL: {run.report.postgres}")
         ports, config, plugins = _write_configs(run, gatewayd_bin, ctx, local_path, checksum, pg)
-        tmp = run.root / "tmp"
-        tmp.mkdir()
         process = gatewayd.GatewayDProcess.start(gatewayd_bin, run.work, config, plugins, run.work / LOG_FILE,
-                                                 f"127.0.0.1:{ports.http}", gatewayd.scrubbed_env(tmp), opts.dev)
+                                                 f"127.0.0.1:{ports.http}", gatewayd.scrubbed_env(run.sockets),
+                                                 opts.dev)
         try:
             ready = process.wait_ready(opts.ready_timeout)
             run.report.ready = ready
@@ -609,6 +633,12 @@ def _serve(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: str, 
             process.kill()
 
 
+def _go_panic(lines: list[gatewayd.LogLine]) -> str:
+    """``: panic: …`` when GatewayD died of a Go panic (its stderr is in the log), else empty."""
+    panic = next((ln.text for ln in lines if ln.text.startswith(("panic: ", "fatal error: "))), None)
+    return f": {panic[:200]}" if panic else ""
+
+
 def _why_exited(process: gatewayd.GatewayDProcess) -> str:
     lines = gatewayd.parse_log(process.read_log())
     code = process.exit_code
@@ -620,6 +650,8 @@ def _why_exited(process: gatewayd.GatewayDProcess) -> str:
         return f"GatewayD exited with code {code}: it could not fill its connection pool (is PostgreSQL reachable?)"
     if fatal is not None:
         return f"GatewayD exited with code {code}: {fatal.message} {gatewayd.log_field(fatal.text, 'error') or ''}"
+    if _go_panic(lines):
+        return f"GatewayD exited with code {code}{_go_panic(lines)}"
     last_error = next((ln for ln in reversed(lines) if ln.level == "ERR"), None)
     detail = f": {last_error.message}" if last_error else ""
     return f"GatewayD exited with code {code} before it was ready{detail}"
@@ -648,6 +680,19 @@ def summary_json(report: Report) -> dict[str, Any]:
     }
 
 
+# go-plugin listens on <TMPDIR>/plugin<10 digits>; a unix socket path has at most 103 usable bytes on macOS
+# (107 on Linux), so a deep TMPDIR (pytest's, macOS's /var/folders/…) needs a shorter home for the sockets.
+MAX_SOCKET_DIR = 80
+
+
+def socket_dir(root: Path) -> Path:
+    inside = root / "t"
+    if len(str(inside)) <= MAX_SOCKET_DIR:
+        inside.mkdir()
+        return inside
+    return Path(tempfile.mkdtemp(prefix="gpa-", dir="/tmp" if Path("/tmp").is_dir() else None))
+
+
 def run_test_plugin(options: TestPluginOptions) -> Report:
     """The whole ``test-plugin``; raises ``TestFailed`` (a ``UserError``) with a one-line reason on failure."""
     if options.expect_file is not None and options.sql_file is None:
@@ -658,18 +703,27 @@ def run_test_plugin(options: TestPluginOptions) -> Report:
     if not DURATION_RE.match(options.health_check_period) or parse_seconds(options.health_check_period) <= 0:
         raise UserError(f"--health-check-period {options.health_check_period!r}: expected a positive Go duration "
                         "such as 1s or 500ms")
+    if options.settle is not None and options.settle < 2 * parse_seconds(options.health_check_period):
+        raise UserError(f"--settle {options.settle:g} is shorter than 2 × healthCheckPeriod "
+                        f"({options.health_check_period}): a crash would go unseen; lower --health-check-period "
+                        "instead")
     if options.checksum is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", options.checksum):
         raise UserError("--checksum must be 64 hex digits")
     parse_env_overrides(options.plugin_env)
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="gpa-test-plugin-"))
-    run = _Run(options, root)
+    sockets = socket_dir(root)
+    run = _Run(options, root, sockets)
     try:
         run.work.mkdir()
-        with actions_io.group("build the plugin as the release does"):
-            ctx, archive, built_sha = _build(run)
+        ctx = _prepare(run)
+        if options.postgres_url:  # fail before building when the given server is not there
+            postgres.check_reachable(postgres.PostgresTarget.parse(options.postgres_url))
         with actions_io.group("GatewayD"):
             gatewayd_bin = _gatewayd(run)
+        with actions_io.group("build the plugin as the release does"):
+            archive, built_sha = _build(run, ctx)
+        with actions_io.group("install round-trip" if options.install else "place the plugin"):
             local_path, checksum = _place_plugin(run, gatewayd_bin, ctx, archive, built_sha)
         with actions_io.group(f"run {run.report.plugin} in {run.report.gatewayd_version}"):
             _serve(run, gatewayd_bin, ctx, local_path, checksum)
@@ -683,3 +737,4 @@ def run_test_plugin(options: TestPluginOptions) -> Report:
         with contextlib.suppress(OSError):
             _keep_logs(run)
         shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(sockets, ignore_errors=True)
