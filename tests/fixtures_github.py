@@ -41,9 +41,9 @@ MANIFEST = f"""plugins:
     checksum: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 """
 
-_ELF = {"amd64": 0x3E, "arm64": 0xB7}
-_MACHO = {"amd64": 0x01000007, "arm64": 0x0100000C}
-_PE = {"amd64": 0x8664, "arm64": 0xAA64}
+_ELF = {"amd64": 0x3E, "arm64": 0xB7, "386": 0x03, "riscv64": 0xF3}
+_MACHO = {"amd64": 0x01000007, "arm64": 0x0100000C, "386": 0x7}
+_PE = {"amd64": 0x8664, "arm64": 0xAA64, "386": 0x14C}
 
 
 def fake_executable(target: Target, padding: int = 4096) -> bytes:
