@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import platform
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,40 +79,54 @@ def verify_dist(dist: Path, plugin: str, tag: str | None, targets: list[Target],
     report.checked.append(f"{len(names)} assets: one archive per target under the installer's substring rules, "
                           "no look-alike sidecars, one checksums.txt")
     archives = {t: contract.installer_pick_archive(names, t) for t in targets}
-    shas = {name: contract.sha256_file(dist / name) for name in archives.values() if name}
+    # Archives are independent and zlib/hashlib release the GIL: check them side by side.
+    jobs = [(t, n) for t, n in archives.items() if n is not None]
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(jobs)))) as pool:
+        results = list(pool.map(lambda job: _verify_archive(dist / job[1], job[0], plugin, repository), jobs))
     checksums_path = dist / contract.CHECKSUMS_ASSET
     if checksums_path.is_file():
         text = checksums_path.read_text(encoding="utf-8", errors="replace")
+        shas = {result.name: result.sha256 for result in results}
         report.problems += contract.check_checksums(text, shas, str(checksums_path))
         report.checked.append("checksums.txt: GNU sha256sum lines; the installer's first matching line has "
                               "each archive's hash")
-    for target, name in archives.items():
-        if name is None:
-            continue
-        path = dist / name
-        try:
-            contents = contract.read_archive(path)
-        except contract.ArchiveError as exc:
-            report.problems.append(Problem(f"{exc}: the installer cannot extract it", str(path)))
-            actions_io.progress(f"  verified {name}: unreadable: FAILED")
-            continue
-        found = contract.check_archive(contents, plugin, target, str(path))
-        binary = contract.installer_pick_binary(contents.members, plugin)
-        if binary is not None and binary.name in contents.sha256:
-            found += contract.check_binary_checksum_file(contents, contents.sha256[binary.name], plugin, str(path))
-        found += _check_embedded_manifest(contents, plugin, repository, path)
-        report.problems += found
-        kind = contract.executable_kind(contents.first_bytes.get(binary.name, b"")) if binary else None
-        mode = f"{binary.mode:04o}" if binary else "-"
-        status = "ok" if not [p for p in found if p.is_error] else "FAILED"
-        actions_io.progress(f"  verified {name}: {len(contents.members)} members, binary "
-                            f"{'/'.join(kind) if kind else '?'} mode {mode}: {status}")
+    for result in results:
+        report.problems += result.problems
+        actions_io.progress(result.line)
     report.checked.append("each archive: regular files/dirs only, no absolute or '..' paths, binary first "
                           "with exec bits, members ≤ 100 MiB, executable format and CPU match the target, "
                           "gatewayd_plugin.yaml and checksum.txt inside")
     if gatewayd_binary is not None:
         _round_trip(report, dist, plugin, archives, gatewayd_binary)
     return report
+
+
+@dataclass
+class ArchiveResult:
+    name: str
+    sha256: str
+    problems: list[Problem]
+    line: str  # the progress line for this archive
+
+
+def _verify_archive(path: Path, target: Target, plugin: str, repository: str | None) -> ArchiveResult:
+    sha = contract.sha256_file(path)
+    try:
+        contents = contract.read_archive(path)
+    except contract.ArchiveError as exc:
+        problem = Problem(f"{exc}: the installer cannot extract it", str(path))
+        return ArchiveResult(path.name, sha, [problem], f"  verified {path.name}: unreadable: FAILED")
+    found = contract.check_archive(contents, plugin, target, str(path))
+    binary = contract.installer_pick_binary(contents.members, plugin)
+    if binary is not None and binary.name in contents.sha256:
+        found += contract.check_binary_checksum_file(contents, contents.sha256[binary.name], plugin, str(path))
+    found += _check_embedded_manifest(contents, plugin, repository, path)
+    kind = contract.executable_kind(contents.first_bytes.get(binary.name, b"")) if binary else None
+    mode = f"{binary.mode:04o}" if binary else "-"
+    status = "ok" if not [p for p in found if p.is_error] else "FAILED"
+    line = (f"  verified {path.name}: {len(contents.members)} members, binary "
+            f"{'/'.join(kind) if kind else '?'} mode {mode}: {status}")
+    return ArchiveResult(path.name, sha, found, line)
 
 
 def _check_embedded_manifest(contents: contract.ArchiveContents, plugin: str, repository: str | None,
