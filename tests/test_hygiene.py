@@ -254,3 +254,25 @@ def test_templates_reference_this_repository_at_v1() -> None:
                 inputs = load(REPO_ROOT / action / "action.yml").get("inputs") or {}
                 unknown = set(step.get("with") or {}) - set(inputs)
                 assert not unknown, f"{rel(path)} job {job_id}: {uses} has no input(s) {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("path", action_files(), ids=rel)
+def test_shellcheck_on_composite_run_scripts(path: Path, tmp_path: Path) -> None:
+    """actionlint cannot lint action.yml (rhysd/actionlint#46), so shellcheck every composite `run:` here,
+    with the `bash -e {0}` semantics GitHub uses for `shell: bash`."""
+    scripts = []
+    for index, step in enumerate(steps_of_action(load(path))):
+        if "run" in step and step.get("shell") == "bash":
+            script = tmp_path / f"step{index}.sh"
+            script.write_text("#!/usr/bin/env bash\n" + step["run"], encoding="utf-8")
+            scripts.append(script)
+    if not scripts:
+        pytest.skip("no bash steps")
+    result = run_tool(BIN / "shellcheck", "--severity=info", *scripts)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shellcheck_on_repository_scripts() -> None:
+    scripts = [p for p in REPO_ROOT.glob("scripts/*.sh")] + [REPO_ROOT / ".ci" / "run"]
+    result = run_tool(BIN / "shellcheck", "--severity=info", *scripts)
+    assert result.returncode == 0, result.stdout + result.stderr
