@@ -60,7 +60,7 @@ def publish_env(fake: FakeGitHub, tmp_path: Path, token: str | None = TOKEN, **e
     env = clean_env(GITHUB_API_URL=fake.api_url, GITHUB_SERVER_URL=fake.server_url, GITHUB_REPOSITORY=REPOSITORY,
                     GITHUB_OUTPUT=str(tmp_path / "github_output"), GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"),
                     GPA_GITHUB_BACKOFF="0.05", GPA_GITHUB_BACKOFF_MAX="0.5", GPA_GITHUB_SECONDARY_WAIT="0.2",
-                    GPA_GITHUB_MAX_WAIT="20")
+                    GPA_GITHUB_MAX_WAIT="20", GPA_GITHUB_STARTER_GRACE="1")
     if token is not None:
         env["GITHUB_TOKEN"] = token
     env.update(extra)
@@ -431,12 +431,19 @@ def test_ghes_path_prefix(run_cli: RunCli, publish_dist: PublishDist, tmp_path: 
         assert not [e for e in fake.requests_log if e.route == "unknown"]
 
 
-def test_two_concurrent_publishes_make_one_release(repo: FakeGitHub, publish_dist: PublishDist,
-                                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize("faults", ["none", "eventual consistency", "failing uploads"])
+def test_concurrent_publishes_make_one_release(faults: str, repo: FakeGitHub, publish_dist: PublishDist,
+                                               tmp_path: Path) -> None:
+    """Three jobs publish one tag at once (the matrix anti-pattern): exactly one complete release, all green."""
     repo.faults.latency_ms = 15
+    if faults == "eventual consistency":  # nobody sees the others' drafts at first: three drafts, one wins
+        repo.faults.eventual_consistency(reads=3, times=3)
+    elif faults == "failing uploads":
+        repo.faults.upload_502_leaves_starter(times=3)
+        repo.faults.drop_connection(("POST", "upload"), times=2, after_bytes=64)
     dist = publish_dist("v1.0.0")
     procs = []
-    for n in range(2):
+    for n in range(3):
         (tmp_path / f"job{n}").mkdir()
         env = publish_env(repo, tmp_path / f"job{n}")
         procs.append(subprocess.Popen([*CLI, "publish", "--dist", str(dist), "--version", "v1.0.0"], env=env,
@@ -451,7 +458,7 @@ def test_two_concurrent_publishes_make_one_release(repo: FakeGitHub, publish_dis
         assert "Traceback" not in result.stderr
         assert result.returncode == 0, result.stderr
     assert_complete(repo, dist, "v1.0.0")
-    assert len(repo.releases(OWNER, REPO)) == 1
+    assert len(repo.releases(OWNER, REPO)) == 1, "duplicate drafts must not be left behind"
     latest = repo.latest_release(OWNER, REPO)
     assert latest is not None and latest.tag_name == "v1.0.0"
 

@@ -160,6 +160,7 @@ class Limits:
     timeout: float = 60.0  # read timeout of API calls
     connect_timeout: float = 15.0
     upload_timeout: float = 900.0  # read timeout of an upload (the answer comes after the whole body)
+    starter_grace: float = 10.0  # how long a `starter` asset may be another job's upload in flight
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
@@ -175,6 +176,7 @@ class Limits:
             timeout=_env_float(env, "GPA_GITHUB_TIMEOUT", base.timeout),
             connect_timeout=_env_float(env, "GPA_GITHUB_CONNECT_TIMEOUT", base.connect_timeout),
             upload_timeout=_env_float(env, "GPA_GITHUB_UPLOAD_TIMEOUT", base.upload_timeout),
+            starter_grace=_env_float(env, "GPA_GITHUB_STARTER_GRACE", base.starter_grace),
         )
 
 

@@ -207,7 +207,12 @@ def load_dist(options: PublishOptions) -> Dist:
 def preflight_repository(client: GitHubClient, repository: str | None) -> None:
     """Before any work: the repository is reachable with this token, which may write to it."""
     owner, name = split_repository(repository)
-    repo = client.get_repo(owner, name)
+    try:
+        repo = client.get_repo(owner, name)
+    except GitHubError as exc:
+        if exc.status in (401, 403) or exc.status == 0:
+            raise
+        return  # the release calls that follow fail with the same hint if the repository is really missing
     permissions = repo.get("permissions")
     if isinstance(permissions, dict) and permissions.get("push") is False:
         raise UserError(f"the token can read {repository} but not write to it: give the release job "
@@ -372,7 +377,12 @@ class Publisher:
             drafts = sorted([*drafts, ours], key=lambda r: int(r["id"]))
         keep = drafts[0]
         for other in drafts[1:]:
-            assets = self.client.list_assets(self.owner, self.repo, int(other["id"]))
+            try:
+                assets = self.client.list_assets(self.owner, self.repo, int(other["id"]))
+            except GitHubError as exc:
+                if exc.status == 404:
+                    continue  # another job deleted it already
+                raise
             if assets:
                 actions_io.report([Problem(f"another draft for {self.tag} (id {other['id']}, {other.get('html_url')})"
                                            f" holds {len(assets)} assets; left alone, delete it by hand",
@@ -406,10 +416,11 @@ class Publisher:
                                     f"({'name taken' if duplicate else exc.status or 'connection lost'}); "
                                     "reconciling")
                 existing = self.find_asset(release, local.name)
+                if duplicate and existing is None:  # GitHub has it but does not list it yet
+                    existing = self._poll(lambda: self.find_asset(release, local.name), local.name, tries=3)
                 if duplicate and existing is not None and existing.get("state") != "uploaded":
-                    # Maybe a concurrent job's upload in flight: give it a moment before taking the name.
-                    self._pause(attempt)
-                    existing = self.find_asset(release, local.name)
+                    # Maybe a concurrent job's upload in flight: let it finish before taking the name.
+                    existing = self.wait_for_upload(release, existing, local)
                 if existing is not None:
                     if existing.get("state") == "uploaded" and self._same(existing, local):
                         say(f"  {local.name} is there after all (same sha256)")
@@ -429,10 +440,52 @@ class Publisher:
             return asset
         raise UserError(f"could not upload {local.name}")
 
+    def starter_grace(self, local: LocalAsset) -> float:
+        """How long another job's upload of ``local`` may reasonably take (GPA_STARTER_GRACE + 2 MB/s)."""
+        return self.client.limits.starter_grace + local.size / 2e6
+
+    def wait_for_upload(self, release: JSON, starter: JSON, local: LocalAsset) -> JSON | None:
+        """A ``starter`` asset is an upload in flight (another job's) or the leftover of a failed one: wait
+        for it to become ``uploaded`` within the grace period; return what is there then (None if gone)."""
+        deadline = time.monotonic() + self.starter_grace(local)
+        current: JSON | None = starter
+        while current is not None and current.get("state") != "uploaded" and time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.05, self.client.limits.backoff)))
+            current = self.find_asset(release, local.name)
+        return current
+
+    def settle_starters(self, release: JSON, remote: list[JSON]) -> list[JSON]:
+        """Before planning: give ``starter`` assets named like ours the chance to finish (a concurrent job
+        uploading the same release), so two jobs never delete each other's uploads in turn."""
+        local = {a.name: a for a in self.dist.assets}
+        pending = [a for a in remote if a.get("state") != "uploaded" and str(a.get("name")) in local]
+        if not pending:
+            return remote
+        grace = max(self.starter_grace(local[str(a.get("name"))]) for a in pending)
+        say(f"  {len(pending)} assets are still uploading (another job?); waiting up to {grace:.0f}s")
+        deadline = time.monotonic() + grace
+        while pending and time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.05, self.client.limits.backoff)))
+            remote = self.client.list_assets(self.owner, self.repo, int(release["id"]))
+            pending = [a for a in remote if a.get("state") != "uploaded" and str(a.get("name")) in local]
+        return remote
+
+    def settled_assets(self, release: JSON, expected: set[str]) -> list[JSON]:
+        """The release's assets, re-read while some of ``expected`` (just uploaded) are not listed yet."""
+        for attempt in range(1, 5):
+            remote = self.client.list_assets(self.owner, self.repo, int(release["id"]))
+            missing = expected - {str(a.get("name")) for a in remote}
+            if not missing or attempt == 4:
+                return remote
+            say(f"  {len(missing)} uploaded assets not listed yet; reading again")
+            self._pause(attempt)
+        return remote
+
     def sync(self, release: JSON, *, prune: bool) -> None:
         """Make the release's assets equal the dist; verified by digest afterwards."""
+        confirmed: set[str] = set()  # names whose upload GitHub answered with the right digest
         for round_number in range(1, SYNC_ROUNDS + 1):
-            remote = self.client.list_assets(self.owner, self.repo, int(release["id"]))
+            remote = self.settle_starters(release, self.settled_assets(release, confirmed))
             plan = self.plan(remote, prune=prune)
             if round_number == 1:
                 self.outcome.skipped = list(plan.keep)
@@ -455,7 +508,7 @@ class Publisher:
                 errors = []
                 for future in futures:
                     try:
-                        future.result()
+                        confirmed.add(str(future.result().get("name")))
                     except UserError as exc:
                         errors.append(exc)
             if errors:
@@ -465,7 +518,7 @@ class Publisher:
                 say(f"  uploads: {len(plan.upload)} assets, {size / 1e6:.1f} MB in "
                     f"{time.monotonic() - started:.2f}s, {workers} at a time")
             self.outcome.uploaded += [a.name for a in plan.upload]
-        remote = self.client.list_assets(self.owner, self.repo, int(release["id"]))
+        remote = self.settle_starters(release, self.settled_assets(release, confirmed))
         if not self.plan(remote, prune=prune).complete:
             raise UserError(f"the assets of release {self.tag} still differ from the dist after "
                             f"{SYNC_ROUNDS} rounds (another job uploading different files for the same tag?)")
@@ -542,7 +595,7 @@ class Publisher:
                                 "`gatewayd plugin install …@" + self.tag + "` would fail")
         assert release is not None
         self.outcome.release = release
-        assets = self.client.list_assets(self.owner, self.repo, int(release["id"]))
+        assets = self.settled_assets(release, {a.name for a in self.dist.assets})
         self.outcome.assets = assets
         names = [str(a.get("name")) for a in assets]
         problems += contract.check_asset_names(names, self.dist.plugin, self.tag, self.dist.targets, where)
@@ -651,7 +704,15 @@ class Publisher:
         self.our_draft = draft
         draft = self.canonical_draft(draft)
         self.our_draft = draft
-        self.sync(draft, prune=True)
+        try:
+            self.sync(draft, prune=True)
+        except GitHubError as exc:
+            if exc.status == 404 and self.client.get_release(self.owner, self.repo, int(draft["id"])) is None:
+                say(f"  draft {draft['id']} was deleted under us (a concurrent job keeping an older draft); "
+                    "starting over")
+                self.our_draft = None
+                raise _Retry from None
+            raise
         if self.options.draft:
             say(f"  left {self.tag} as a draft (--draft): {draft.get('html_url')}")
             self.verify_live(int(draft["id"]), check_latest=False)
