@@ -367,9 +367,10 @@ def test_read_only_token(run_cli: RunCli, repo: FakeGitHub, publish_dist: Publis
 
 def test_bad_token(run_cli: RunCli, repo: FakeGitHub, publish_dist: PublishDist, tmp_path: Path) -> None:
     run = publish(run_cli, repo, tmp_path, publish_dist("v1.0.0"), "v1.0.0",
-                  token="ghs_Unknown0123456789abcdefghij")
+                  token="ghs_Unknown0123456789abcdefghij", GITHUB_ACTIONS="true")
     assert run.code != 0
     assert "401" in run.result.stderr and "Bad credentials" in run.result.stderr
+    assert "::error" in run.result.stdout  # an annotation on Actions, still without the token
     assert "ghs_Unknown0123456789abcdefghij" not in run.text
 
 
