@@ -27,21 +27,35 @@ COMMAND_MODULES = (
 )
 
 
-def make_parser() -> argparse.ArgumentParser:
+# Which module registers each subcommand, so a run imports only the one it needs: every action step is a
+# CLI start, and importing all of them (requests, ruamel, …) costs more than most commands' own work.
+# tests/test_cli.py keeps this in step with what the modules register.
+COMMAND_OWNERS = {
+    "validate": "validate", "build": "build", "package": "package", "verify": "verify", "release": "release",
+    "publish": "publish", "merge": "publish", "lint-plan": "go_test", "lint": "go_test",
+    "govulncheck": "go_test", "go-test": "go_test", "test-summary": "go_test", "toolbox": "toolbox",
+    "test-plugin": "test_plugin",
+}
+
+
+def make_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or with ``only`` (a subcommand name) just the module that registers it."""
     parser = argparse.ArgumentParser(
         prog="gatewayd-plugin-actions",
         description="Build, verify, test and release GatewayD plugins, locally and in GitHub Actions.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    owner = COMMAND_OWNERS.get(only) if only else None
+    for name in (owner,) if owner else COMMAND_MODULES:
         module = importlib.import_module(f"gatewayd_plugin_actions.commands.{name}")
         module.register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    parser = make_parser(arguments[0] if arguments else None)
+    args = parser.parse_args(arguments)
     try:
         return int(args.func(args))
     except UserError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target
 from gatewayd_plugin_actions.manifest import Manifest
@@ -66,6 +67,7 @@ class ReleaseContext:
     archives: list[Archive] = field(default_factory=list)
     checksums: Path | None = None
     verified: list[str] = field(default_factory=list)  # human-readable list of what verify checked
+    checked_archives: dict[str, Any] = field(default_factory=dict)  # name -> verify.ArchiveResult
     timings: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -87,9 +87,18 @@ def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> No
     actions_io.progress(f"building {len(ctx.options.targets)} targets with {build.go_binary()} "
                         f"({parallel_jobs(ctx.options, len(ctx.options.targets))} at a time)")
 
+    repository = ctx.options.repository or repository_from_env()
+
     def work(target: Target) -> tuple[Binary | None, Archive | None]:
         binary = build.build_target(ctx, target)
-        return binary, package.package_target(ctx, binary) if package_too else None
+        if not package_too:
+            return binary, None
+        archive = package.package_target(ctx, binary)
+        # The archive is final (written atomically): check it now, while other targets still build.
+        result = verify.verify_archive(archive.path, target, ctx.plugin_name, repository)
+        ctx.checked_archives[archive.name] = result
+        actions_io.progress(result.line)
+        return binary, archive
 
     with timed(ctx, "build+package"):
         run_per_target(ctx, work)
@@ -139,7 +148,8 @@ def write_metadata(ctx: ReleaseContext) -> Path:
 def stage_verify(ctx: ReleaseContext) -> verify.VerifyReport:
     with timed(ctx, "verify"):
         report = verify.verify_dist(ctx.options.dist, ctx.plugin_name, ctx.tag, ctx.options.targets,
-                                    ctx.options.repository or repository_from_env(), ctx.options.gatewayd)
+                                    ctx.options.repository or repository_from_env(), ctx.options.gatewayd,
+                                    ctx.checked_archives)
     ctx.verified = report.checked
     actions_io.report(report.problems)
     Findings(report.problems).raise_if_errors(f"{ctx.options.dist} is not installable")

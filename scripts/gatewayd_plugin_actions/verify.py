@@ -71,7 +71,10 @@ def infer_targets(names: list[str], plugin: str) -> list[Target]:
 
 
 def verify_dist(dist: Path, plugin: str, tag: str | None, targets: list[Target], repository: str | None = None,
-                gatewayd_binary: Path | None = None) -> VerifyReport:
+                gatewayd_binary: Path | None = None,
+                checked_archives: dict[str, ArchiveResult] | None = None) -> VerifyReport:
+    """Check ``dist``; ``checked_archives`` are results of ``verify_archive`` already run on final files
+    (the release pipeline checks each archive as soon as it is written)."""
     report = VerifyReport()
     where = str(dist)
     names = uploadable_files(dist)
@@ -80,9 +83,11 @@ def verify_dist(dist: Path, plugin: str, tag: str | None, targets: list[Target],
                           "no look-alike sidecars, one checksums.txt")
     archives = {t: contract.installer_pick_archive(names, t) for t in targets}
     # Archives are independent and zlib/hashlib release the GIL: check them side by side.
-    jobs = [(t, n) for t, n in archives.items() if n is not None]
+    done = checked_archives or {}
+    jobs = [(t, n) for t, n in archives.items() if n is not None and n not in done]
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(jobs)))) as pool:
-        results = list(pool.map(lambda job: _verify_archive(dist / job[1], job[0], plugin, repository), jobs))
+        fresh = list(pool.map(lambda job: verify_archive(dist / job[1], job[0], plugin, repository), jobs))
+    results = [done[n] for n in archives.values() if n is not None and n in done] + fresh
     checksums_path = dist / contract.CHECKSUMS_ASSET
     if checksums_path.is_file():
         text = checksums_path.read_text(encoding="utf-8", errors="replace")
@@ -92,7 +97,8 @@ def verify_dist(dist: Path, plugin: str, tag: str | None, targets: list[Target],
                               "each archive's hash")
     for result in results:
         report.problems += result.problems
-        actions_io.progress(result.line)
+        if result not in done.values():
+            actions_io.progress(result.line)
     report.checked.append("each archive: regular files/dirs only, no absolute or '..' paths, binary first "
                           "with exec bits, members ≤ 100 MiB, executable format and CPU match the target, "
                           "gatewayd_plugin.yaml and checksum.txt inside")
@@ -109,7 +115,7 @@ class ArchiveResult:
     line: str  # the progress line for this archive
 
 
-def _verify_archive(path: Path, target: Target, plugin: str, repository: str | None) -> ArchiveResult:
+def verify_archive(path: Path, target: Target, plugin: str, repository: str | None) -> ArchiveResult:
     sha = contract.sha256_file(path)
     try:
         contents = contract.read_archive(path)

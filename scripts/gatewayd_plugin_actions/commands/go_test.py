@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     vuln.add_argument("packages", nargs="*", default=["./..."], help="packages (default: ./...)")
     vuln.set_defaults(func=run_govulncheck)
 
-    test = subparsers.add_parser("go-test", help="go test -json with coverage; counts, coverage %, annotations")
+    test = subparsers.add_parser("go-test", help="go test -json with coverage; counts, coverage %%, annotations")
     _project(test)
     test.add_argument("--test-args", default="", metavar="ARGS", help="extra `go test` arguments, e.g. '-race'")
     test.add_argument("--coverprofile", type=Path, default=Path("profile.cov"), metavar="FILE",
