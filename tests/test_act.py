@@ -129,9 +129,9 @@ def shared_env(tmp_path: Path) -> dict[str, str]:
     modules = tmp_path / "vulndb" / "index" / "modules.json"
     modules.write_text('[{"path":"golang.org/x/net","vulns":[{"id":"GO-2099-0002",'
                        '"modified":"2026-01-01T00:00:00Z"}]}]', encoding="utf-8")
-    tools = os.environ.get("GATEWAYD_PLUGIN_ACTIONS_TOOLS") or str(
+    tools = os.environ.get("GPA_TOOLS_DIR") or str(
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gatewayd-plugin-actions" / "tools")
-    return {"GOVULNDB": db, "GATEWAYD_PLUGIN_ACTIONS_TOOLS": tools}
+    return {"GOVULNDB": db, "GPA_TOOLS_DIR": tools}
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from pathlib import Path
 from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.errors import UserError
 
-TOOLS_ENV = "GATEWAYD_PLUGIN_ACTIONS_TOOLS"  # override of the tools directory (tests, self-hosted runners)
+# Override of the tools directory (tests, self-hosted runners). Not GATEWAYD_*: GatewayD reads those as config.
+TOOLS_ENV = "GPA_TOOLS_DIR"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class GoTool:
 
 
 def tools_root() -> Path:
-    """Where built tools live: $GATEWAYD_PLUGIN_ACTIONS_TOOLS, the runner's tool cache, else ~/.cache."""
+    """Where built tools live: $GPA_TOOLS_DIR, the runner's tool cache, else ~/.cache."""
     if explicit := os.environ.get(TOOLS_ENV):
         return Path(explicit)
     if tool_cache := os.environ.get("RUNNER_TOOL_CACHE"):
