@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from gatewayd_plugin_actions import gatewayd, postgres, testplugin
-from tests.conftest import EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin, git_init
+from tests.conftest import CLI, EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin, git_init
 from tests.fake_github import FakeGitHub
 from tests.test_gatewayd_release import gatewayd_release_assets
 
@@ -191,7 +192,11 @@ def test_happy_path(runner: Runner, project: Path, tmp_path: Path, version: str,
 
 def test_dev_mode_ignores_a_wrong_checksum(runner: Runner, project: Path, gatewayd_binaries: dict[str, Path],
                                            postgres_server: postgres.LocalServer) -> None:
-    """--dev: GatewayD skips checksum verification (and --no-install loads the built binary directly)."""
+    """--dev: GatewayD skips checksum verification (and --no-install loads the built binary directly). The
+    caller's environment reaches neither GatewayD (GATEWAYD_* would rewrite its config) nor the plugin (it
+    would override the configured env)."""
+    runner.env.update(GATEWAYD_CLIENTS_DEFAULT_WRITES_ADDRESS="127.0.0.1:1", GATEWAYD_LOGGERS_DEFAULT_LEVEL="error",
+                      EXAMPLE_EXIT_AT_START="1", MAGIC_COOKIE_VALUE="wrong")
     result = runner(project, "--gatewayd-binary", gatewayd_binaries["v0.11.1"], "--dev", "--no-install",
                     "--checksum", WRONG_CHECKSUM, "--postgres-url", postgres_server.target.url(), *FAST)
     assert result.returncode == 0, result.stderr
@@ -404,3 +409,49 @@ def test_throwaway_postgres_leaves_a_root_only_temp_dir(tmp_path: Path) -> None:
         assert postgres._temp_base(postgres.RunAs()) is None, "not root: the usual temp dir"
     finally:
         tempfile.tempdir = original
+
+
+def test_cancelled_run_leaves_nothing_behind(runner: Runner, project: Path, gatewayd_binaries: dict[str, Path],
+                                             postgres_server: postgres.LocalServer) -> None:
+    """SIGTERM (a cancelled Actions job) while GatewayD runs: it, its plugin and the temp dir all go away."""
+    command = [*CLI, "test-plugin", "--project", str(project), "--gatewayd-binary", str(gatewayd_binaries["v0.11.1"]),
+               "--postgres-url", postgres_server.target.url(), "--settle", "60"]
+    process = subprocess.Popen(command, env=runner.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "SQL over TLS" in line:
+            break
+    assert leftover_processes(runner.tmpdir), "GatewayD and the plugin run in the temp dir while settling"
+    process.send_signal(signal.SIGTERM)
+    _, rest = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(seen) + rest
+    assert "interrupted" in rest
+    assert not list(runner.tmpdir.iterdir())
+    assert not leftover_processes(runner.tmpdir)
+
+
+V0_10_3_PANIC = """\
+2026-11-24T21:38:03.298575Z DBG GatewayD is closing a connection from=127.0.0.1:34912 group=default
+panic: runtime error: invalid memory address or nil pointer dereference
+[signal SIGSEGV: segmentation violation code=0x1 addr=0x28 pc=0x1291732]
+
+goroutine 258 [running]:
+github.com/gatewayd-io/gatewayd/network.(*Client).Receive(0x10db320bb400)
+\tgithub.com/gatewayd-io/gatewayd@v0.10.3/network/client.go:243 +0x292
+github.com/gatewayd-io/gatewayd/network.(*Proxy).receiveTrafficFromServer(0x10db31da0000, 0x10db320bb400)
+"""
+
+
+def test_known_gatewayd_race_is_told_apart_from_a_plugin_crash() -> None:
+    """GatewayD v0.10.3's nil-connection panic on client disconnect (seen here under load; fixed in v0.11) gets
+    one more GatewayD run; a panic after the plugin crashed, or any other panic, does not."""
+    lines = gatewayd.parse_log(V0_10_3_PANIC)
+    assert testplugin.known_gatewayd_race(lines, PLUGIN)
+    assert testplugin._go_panic(lines) == ": panic: runtime error: invalid memory address or nil pointer dereference"
+    crashed = f"2026-11-24T21:38:01Z ERR plugin process exited error=\"exit status 2\" plugin={PLUGIN}\n"
+    assert not testplugin.known_gatewayd_race(gatewayd.parse_log(crashed + V0_10_3_PANIC), PLUGIN)
+    other = V0_10_3_PANIC.replace("network.(*Client).Receive", "plugin.(*Registry).Run")
+    assert not testplugin.known_gatewayd_race(gatewayd.parse_log(other), PLUGIN)

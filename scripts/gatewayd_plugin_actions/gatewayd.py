@@ -34,8 +34,10 @@ GLOBAL_LINT_OK_MARKER = "global config is valid"
 
 
 def run_gatewayd(gatewayd: Path, args: list[str], cwd: Path, timeout: float = 120) -> tuple[int, str]:
+    # GATEWAYD_* variables are read into GatewayD's config: the caller's environment must not steer it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAYD_")}
     result = subprocess.run([str(gatewayd), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                            stdin=subprocess.DEVNULL, check=False)
+                            stdin=subprocess.DEVNULL, check=False, env=env)
     return result.returncode, (result.stdout + result.stderr)
 
 

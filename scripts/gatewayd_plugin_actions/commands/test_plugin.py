@@ -77,6 +77,8 @@ def _summary(report: Report) -> str:
          f"/healthz polled every 20 ms; turned 200 within {ready.window * 1000:.0f} ms of detection" if ready
          else ""],
     ]
+    if report.retried:
+        rows.append(["GatewayD restarted once", "its own known race", report.retried])
     rows += [[f"SQL: {s.name}", "ok" if s.ok else "FAILED", f"{s.detail} ({s.seconds:.2f}s)"] for s in report.sql]
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
     return "\n".join([f"### test-plugin: {report.plugin} in {report.gatewayd_version}", "",
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"test-plugin FAILED: {failure.reason}", file=sys.stderr, flush=True)
         if failure.log_lines:
             where = f" (all logs: {options.keep_logs})" if options.keep_logs else " (keep them all with --keep-logs)"
-            print(f"relevant GatewayD log lines{where}:", file=sys.stderr)
+            print(f"{failure.title}{where}:", file=sys.stderr)
             for line in failure.log_lines:
                 print(f"  {line}", file=sys.stderr)
         sys.stderr.flush()
