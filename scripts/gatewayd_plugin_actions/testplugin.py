@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import secrets
 import shlex
@@ -757,6 +758,10 @@ def socket_dir(root: Path) -> Path:
 
 def run_test_plugin(options: TestPluginOptions) -> Report:
     """The whole ``test-plugin``; raises ``TestFailed`` (a ``UserError``) with a one-line reason on failure."""
+    if os.name == "nt":
+        raise UserError("test-plugin runs on Linux and macOS (GatewayD's plugins talk over unix sockets there, and "
+                        "it is stopped with SIGTERM); use an ubuntu-* or macos-* runner")
+    postgres.psql_binary()  # the SQL checks need it: say so before building anything
     if options.expect_file is not None and options.sql_file is None:
         raise UserError("--expect-file needs --sql-file")
     for path in (options.sql_file, options.expect_file):
