@@ -783,7 +783,8 @@ def run_test_plugin(options: TestPluginOptions) -> Report:
     run = _Run(options, root, sockets)
     try:
         run.work.mkdir()
-        ctx = _prepare(run)
+        with actions_io.group("validate"):
+            ctx = _prepare(run)
         if options.postgres_url:  # fail before building when the given server is not there
             postgres.check_reachable(postgres.PostgresTarget.parse(options.postgres_url))
         with actions_io.group("GatewayD"):
