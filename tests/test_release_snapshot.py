@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gatewayd_plugin_actions import postgres
 from tests.conftest import EXAMPLE_PLUGIN, RunCli, copy_plugin, git_init
 
 EXAMPLE_MODULE = "github.com/gatewayd-plugin-actions/gatewayd-plugin-example"
@@ -139,3 +140,17 @@ def test_broken_go_code_reports_the_compiler_error(run_cli: RunCli, example_proj
     assert result.returncode == 1
     assert "go build failed for linux/amd64" in result.stderr
     assert "undefinedThing" in result.stderr
+
+
+@pytest.mark.gatewayd
+@pytest.mark.postgres
+def test_unseen_plugin_reports_its_injected_version_to_gatewayd(run_cli: RunCli, tmp_path: Path,
+                                                                 gatewayd_binaries: dict[str, Path],
+                                                                 postgres_server: postgres.LocalServer) -> None:
+    """The version the release injects is the one GatewayD's GetPlugins shows for the loaded plugin."""
+    project = make_unseen_plugin(tmp_path)
+    git_init(project, tag="v2.1.0-rc.1")
+    result = run_cli("test-plugin", "--project", project, "--gatewayd-binary", gatewayd_binaries["v0.11.1"],
+                     "--postgres-url", postgres_server.target.url(), "--health-check-period", "500ms")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"loaded: pg-audit-trail 2\.1\.0-rc\.1, hooks ", result.stderr), result.stderr
