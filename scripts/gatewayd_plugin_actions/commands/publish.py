@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gatewayd_plugin_actions import actions_io, verify
 from gatewayd_plugin_actions.contract import Target
 from gatewayd_plugin_actions.errors import Findings, UserError
-from gatewayd_plugin_actions.merge import merge_dists
-from gatewayd_plugin_actions.publish import PublishOptions, run_publish
+
+if TYPE_CHECKING:
+    from gatewayd_plugin_actions.publish import PublishOptions
 
 POLICIES = ("auto", "true", "false")
 
@@ -34,6 +36,10 @@ def add_publish_options(parser: argparse.ArgumentParser) -> None:
 
 
 def publish_options(args: argparse.Namespace, dists: list[Path], tag: str | None) -> PublishOptions:
+    # Imported on use (here and below): `release --snapshot` registers these options but never publishes,
+    # and requests + the GitHub client are a third of the CLI's start-up.
+    from gatewayd_plugin_actions.publish import PublishOptions  # noqa: PLC0415
+
     if not 1 <= args.concurrency <= 16:
         raise UserError("--concurrency must be between 1 and 16 (GitHub's secondary rate limits punish more)")
     return PublishOptions(
@@ -72,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if options.tag is None and len(dists) == 1 and not (dists[0] / "metadata.json").is_file():
         options.tag = os.environ.get("GITHUB_REF_NAME") or None
     options.merge_dir = args.merge_dir
+    from gatewayd_plugin_actions.publish import run_publish  # noqa: PLC0415
+
     dist, outcome = run_publish(options)
     url = outcome.release.get("html_url")
     if outcome.nothing_to_do:
@@ -88,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
+    from gatewayd_plugin_actions.merge import merge_dists  # noqa: PLC0415
+
     out = merge_dists([d.resolve() for d in args.dist], args.out.resolve())
     meta = verify.read_metadata(out)
     targets = [Target.parse(str(t)) for t in meta.get("targets") or []]  # type: ignore[attr-defined]

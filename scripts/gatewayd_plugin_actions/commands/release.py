@@ -8,8 +8,6 @@ from pathlib import Path
 from gatewayd_plugin_actions import actions_io, pipeline
 from gatewayd_plugin_actions.commands.common import add_build, add_project, options_from
 from gatewayd_plugin_actions.commands.publish import add_publish_options, publish_options
-from gatewayd_plugin_actions.github_api import GitHubClient
-from gatewayd_plugin_actions.publish import preflight_repository, require_token, run_publish
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
 
 def run_full(args: argparse.Namespace) -> int:
     """validate → build → package → verify → publish; GitHub access is checked before anything is built."""
+    # Imported on use: snapshots never talk to GitHub (see commands/publish.py).
+    from gatewayd_plugin_actions.github_api import GitHubClient  # noqa: PLC0415
+    from gatewayd_plugin_actions.publish import preflight_repository, require_token, run_publish  # noqa: PLC0415
+
     options = options_from(args, snapshot=False)
     repository = options.repository or pipeline.repository_from_env()
     client = GitHubClient.from_env(pool_size=max(4, args.concurrency + 2))
