@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, contract, gatewayd, smoke
+from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.context import METADATA_FILE
 from gatewayd_plugin_actions.contract import Target
 from gatewayd_plugin_actions.errors import Problem, UserError
@@ -159,6 +159,9 @@ def _round_trip(report: VerifyReport, dist: Path, plugin: str, archives: dict[Ta
         report.problems.append(Problem(f"no archive for this machine ({host}); cannot run the install round-trip",
                                        str(dist), severity="warning"))
         return
+    # Imported on use: only the optional round-trip drives GatewayD (keeps snapshot start-up light).
+    from gatewayd_plugin_actions import gatewayd, smoke  # noqa: PLC0415
+
     version = gatewayd.gatewayd_version(gatewayd_binary)
     with tempfile.TemporaryDirectory(prefix="gpa-install-") as tmp:
         result = gatewayd.install_local_archive(gatewayd_binary, dist / name, plugin, Path(tmp))
