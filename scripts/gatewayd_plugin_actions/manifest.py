@@ -269,7 +269,8 @@ def check_manifest(path: Path, repository: str | None = None) -> tuple[Manifest 
     if not isinstance(entry, CommentedMap):
         return None, checker.findings.problems
     manifest = _check_installer_rules(checker, root, entry, path, display, repository)
-    return manifest, checker.findings.problems
+    # File order reads best: fix top to bottom (sorted() is stable for problems on one line).
+    return manifest, sorted(checker.findings.problems, key=lambda problem: problem.line or 0)
 
 
 def _env_map(env: Any) -> dict[str, str]:
