@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target
 from gatewayd_plugin_actions.manifest import Manifest
 from gatewayd_plugin_actions.version import Version
+
+if TYPE_CHECKING:  # verify imports this module
+    from gatewayd_plugin_actions.verify import ArchiveResult
 
 METADATA_FILE = "metadata.json"  # written into dist/, never uploaded
 
@@ -67,7 +70,7 @@ class ReleaseContext:
     archives: list[Archive] = field(default_factory=list)
     checksums: Path | None = None
     verified: list[str] = field(default_factory=list)  # human-readable list of what verify checked
-    checked_archives: dict[str, Any] = field(default_factory=dict)  # name -> verify.ArchiveResult
+    checked_archives: dict[str, ArchiveResult] = field(default_factory=dict)  # checked as soon as written
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
