@@ -44,7 +44,9 @@ def _package_declares(directory: Path, name: str) -> str | None:
     word = re.escape(name)
     single = re.compile(rf"^(var|const)\s+{word}\b", re.MULTILINE)
     block = re.compile(r"^(var|const)\s*\((.*?)^\)", re.MULTILINE | re.DOTALL)
-    in_block = re.compile(rf"^\s*{word}\b", re.MULTILINE)
+    # A declaration in a var/const block is `Version = …` or `Version string`; a composite-literal field such
+    # as `Version: "0.1.0"` (GatewayD's scaffold has one in its PluginID) is not, and -X cannot set it.
+    in_block = re.compile(rf"^\s*{word}(?:\s+string)?\s*=|^\s*{word}\s+string\s*$", re.MULTILINE)
     found: str | None = None
     for source in sorted(directory.glob("*.go")):
         if source.name.endswith("_test.go"):
@@ -130,9 +132,15 @@ def build_target(ctx: ReleaseContext, target: Target) -> Binary:
                             capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
     if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
-        raise UserError(f"go build failed for {target}:\n{tail}",
-                        [Problem(f"go build failed for {target}: {tail.splitlines()[-1] if tail else ''}")])
+        lines = result.stderr.strip().splitlines()
+        tail = "\n".join(lines[-15:])
+        first = next((ln for ln in lines if ln.strip() and not ln.startswith(("go: downloading", "\t", "#"))), "")
+        hint = ""
+        if "missing go.sum entry" in result.stderr or "updates to go.mod needed" in result.stderr:
+            hint = ("; go.mod/go.sum are not tidy: run `go mod tidy` and commit both "
+                    "(the release builds exactly what is committed)")
+        raise UserError(f"go build failed for {target}:\n{tail}{hint}",
+                        [Problem(f"go build failed for {target}: {first}{hint}")])
     size = output.stat().st_size
     actions_io.progress(f"  built    {target!s:<14} {size / 1e6:6.1f} MB  {seconds:5.1f}s")
     return Binary(target, output, sha256_file(output), size, seconds, started)
