@@ -340,3 +340,22 @@ def test_load_manifest_returns_warnings_with_the_manifest(tmp_path: Path) -> Non
     manifest, problems = load_manifest(_write(tmp_path, _minimal(**{"    enabled: true": "    enabled: false"})))
     assert manifest.plugin_name == PLUGIN
     assert [p.severity for p in problems] == ["warning"]
+
+
+def test_problems_are_reported_in_file_order(tmp_path: Path) -> None:
+    """Checks run key group by key group; the report reads top to bottom, as an author fixes it."""
+    path = tmp_path / contract.MANIFEST_FILE
+    path.write_text(
+        "compatibilityPolicy: strict\n"
+        "plugins:\n"
+        "  - name: bad_name\n"
+        "    enabled: 'yes'\n"
+        "    url: github.com/acme/bad-name@latest\n"
+        "    localPath: ./x\n"
+        "    args: null\n"
+        "    env: [MAGIC_COOKIE_KEY=GATEWAYD_PLUGIN]\n"
+        "    checksum: dev\n"
+        "healthCheckPeriod: 5 seconds\n", encoding="utf-8")
+    _, problems = check_manifest(path)
+    lines = [p.line or 0 for p in problems]
+    assert lines == sorted(lines) and len(set(lines)) >= 5, problems
