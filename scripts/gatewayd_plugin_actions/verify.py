@@ -97,8 +97,8 @@ def verify_dist(dist: Path, plugin: str, tag: str | None, targets: list[Target],
                               "each archive's hash")
     for result in results:
         report.problems += result.problems
-        if result not in done.values():
-            actions_io.progress(result.line)
+    for result in fresh:  # the pipeline already printed the lines of the archives it checked
+        actions_io.progress(result.line)
     report.checked.append("each archive: regular files/dirs only, no absolute or '..' paths, binary first "
                           "with exec bits, members ≤ 100 MiB, executable format and CPU match the target, "
                           "gatewayd_plugin.yaml and checksum.txt inside")
