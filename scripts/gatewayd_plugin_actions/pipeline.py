@@ -1,7 +1,8 @@
 """The release pipeline: validate → version → build → package → checksums → verify (→ publish).
 
-Each stage is a function over one ``ReleaseContext``. Build and package are pipelined per target in a
-small pool, so archives are written while other targets still compile.
+Each stage is a function over one ``ReleaseContext``. Build and package are pipelined per target: one
+pool runs `go build`, another packs and checks each binary the moment it exists, so archives are written
+while the next targets compile.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -75,12 +76,26 @@ def parallel_jobs(options: Options, count: int) -> int:
     return max(1, min(count, options.jobs or (os.cpu_count() or 1)))
 
 
-def run_per_target(ctx: ReleaseContext, work: Callable[[Target], tuple[Binary | None, Archive | None]]) -> None:
+def run_per_target(ctx: ReleaseContext, build_one: Callable[[Target], Binary],
+                   package_one: Callable[[Binary], Archive] | None) -> None:
+    """Build every target and package each binary as soon as it exists.
+
+    Builds and packaging run in separate pools so a `go build` is always running while archives are
+    compressed: with one shared pool both workers would gzip at the same time and leave the compiler idle.
+    """
     jobs = parallel_jobs(ctx.options, len(ctx.options.targets))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(work, ctx.options.targets))
-    ctx.binaries = sorted((b for b, _ in results if b), key=lambda b: b.target)
-    ctx.archives = sorted((a for _, a in results if a), key=lambda a: a.target)
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="build") as builders, \
+            ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="package") as packagers:
+        builds = [builders.submit(build_one, target) for target in ctx.options.targets]
+        packages: list[Future[Archive]] = []
+        if package_one is not None:
+            for done in as_completed(builds):
+                if done.exception() is None:
+                    packages.append(packagers.submit(package_one, done.result()))
+        binaries = [future.result() for future in builds]
+        archives = [future.result() for future in packages]
+    ctx.binaries = sorted(binaries, key=lambda b: b.target)
+    ctx.archives = sorted(archives, key=lambda a: a.target)
 
 
 def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> None:
@@ -89,19 +104,17 @@ def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> No
 
     repository = ctx.options.repository or repository_from_env()
 
-    def work(target: Target) -> tuple[Binary | None, Archive | None]:
-        binary = build.build_target(ctx, target)
-        if not package_too:
-            return binary, None
+    def package_one(binary: Binary) -> Archive:
         archive = package.package_target(ctx, binary)
         # The archive is final (written atomically): check it now, while other targets still build.
-        result = verify.verify_archive(archive.path, target, ctx.plugin_name, repository)
+        result = verify.verify_archive(archive.path, binary.target, ctx.plugin_name, repository)
         ctx.checked_archives[archive.name] = result
         actions_io.progress(result.line)
-        return binary, archive
+        binary.path.unlink()  # staged only for packing; deleting it here keeps the clean-up off the tail
+        return archive
 
     with timed(ctx, "build+package"):
-        run_per_target(ctx, work)
+        run_per_target(ctx, lambda target: build.build_target(ctx, target), package_one if package_too else None)
     ctx.timings["go build"] = sum(b.seconds for b in ctx.binaries)
     ctx.timings["go build wall"] = busy_seconds([(b.started, b.started + b.seconds) for b in ctx.binaries])
     if package_too:
