@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
 from gatewayd_plugin_actions.contract import DEFAULT_TARGETS
 from gatewayd_plugin_actions.merge import merge_dists
@@ -160,9 +161,8 @@ def test_clean_publish(run_cli: RunCli, repo: FakeGitHub, publish_dist: PublishD
     assert all("application/vnd.github+json" in e.headers.get("accept", "") for e in api
                if e.route not in ("asset",))
     assert all(TOKEN not in e.path for e in repo.requests_log)
-    # The live check downloaded checksums.txt through the API; the redirect to the storage host dropped the token.
-    objects = repo.requests("GET", "object")
-    assert objects and all("authorization" not in e.headers for e in objects)
+    # The digests GitHub reports prove the stored bytes: the live check downloads nothing.
+    assert not repo.requests("GET", "object")
 
 
 def test_rerun_on_finished_release_changes_nothing(run_cli: RunCli, repo: FakeGitHub, publish_dist: PublishDist,
@@ -430,6 +430,58 @@ def test_ghes_path_prefix(run_cli: RunCli, publish_dist: PublishDist, tmp_path: 
         uploads = fake.requests("POST", "upload")
         assert uploads and all(e.path.startswith("/api/uploads/") for e in uploads)
         assert not [e for e in fake.requests_log if e.route == "unknown"]
+
+
+def test_server_without_asset_digests(run_cli: RunCli, publish_dist: PublishDist, tmp_path: Path) -> None:
+    """An older GHES (no asset ``digest``): every upload is verified by downloading and hashing it through
+    the API (the redirect to the storage host drops the token), the live check reads the stored
+    checksums.txt, and a re-run hashes the downloads to find them identical instead of uploading again."""
+    with FakeGitHub(path_prefix="/api/v3", upload_prefix="/api/uploads", asset_digests=False) as fake:
+        fake.add_repo(OWNER, REPO)
+        fake.add_token(TOKEN, "write")
+        dist = publish_dist("v1.0.0")
+        run = publish(run_cli, fake, tmp_path, dist, "v1.0.0")
+        assert run.code == 0, run.text
+        assert_complete(fake, dist, "v1.0.0")
+        live = requests.get(f"{fake.api_url}/repos/{OWNER}/{REPO}/releases/tags/v1.0.0",
+                            headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+        assert live["assets"] and all("digest" not in a for a in live["assets"])
+        local_names = {p.name for p in dist.iterdir() if p.name != "metadata.json"}
+        objects = fake.requests("GET", "object")
+        assert {o.path.rsplit("/", 1)[-1] for o in objects} == local_names
+        assert all("authorization" not in e.headers for e in objects)
+
+        fake.clear_log()
+        again = publish(run_cli, fake, tmp_path, dist, "v1.0.0")
+        assert again.code == 0, again.text
+        assert "nothing to do" in again.text
+        assert not fake.requests("POST", "upload")
+        downloaded = {o.path.rsplit("/", 1)[-1] for o in fake.requests("GET", "object")}
+        assert downloaded == local_names
+
+
+@pytest.mark.parametrize("latency_ms", [0, 60])
+def test_duplicate_fresh_draft_moves_to_the_older_one(latency_ms: int, run_cli: RunCli, repo: FakeGitHub,
+                                                      publish_dist: PublishDist, tmp_path: Path) -> None:
+    """Another job's draft for the tag appears just before ours. The check for an older draft runs beside our
+    first uploads; ours loses, so uploads not yet started are skipped, our draft is deleted by us (its maker)
+    and the run finishes on the older draft: one release, nothing left behind."""
+    repo.faults.latency_ms = latency_ms
+    repo.faults.race_create(draft=True)
+    dist = publish_dist("v1.0.0")
+    run = publish(run_cli, repo, tmp_path, dist, "v1.0.0")
+    assert run.code == 0, run.text
+    assert_complete(repo, dist, "v1.0.0")
+    (release,) = repo.releases(OWNER, REPO)
+    created = [e for e in repo.requests("POST", "releases") if e.status == 201]
+    assert len(created) == 1
+    assert "is older than ours" in run.text
+    ours = [e for e in repo.requests("DELETE") if e.route == "release"]
+    assert len(ours) == 1 and ours[0].status == 204
+    assert ours[0].path.rstrip("/").rsplit("/", 1)[-1] != str(release.id)  # type: ignore[attr-defined]
+    uploads_into_ours = [e for e in repo.requests("POST", "upload")
+                         if f"/releases/{ours[0].path.rsplit('/', 1)[-1]}/assets" in e.path]
+    assert len(uploads_into_ours) <= 4, "at most the uploads already in flight went into the dropped draft"
 
 
 @pytest.mark.parametrize("faults", ["none", "eventual consistency", "failing uploads"])

@@ -18,6 +18,12 @@ The order is the only one that works with immutable releases and concurrent jobs
    previous tag, truncated to 125 000 characters.
 5. **Verify the live release** with the installer contract (``contract.py``): asset names as the installer
    picks them, ``checksums.txt`` as it reads it, digests, and ``/releases/latest``.
+
+Requests that do not depend on each other overlap, so a clean publish waits for 5 round trips plus the
+upload waves instead of ~20: the preflight with both lookups; the generated notes with the create (they go
+in with the publish call); the older-draft check with the first uploads (a duplicate draft's own maker
+drops it); /releases/latest with the listing that confirms the uploads; and the three live reads.
+``--concurrency 1`` makes every step one request at a time.
 """
 
 from __future__ import annotations
@@ -29,10 +35,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from gatewayd_plugin_actions import actions_io, contract, merge, verify
 from gatewayd_plugin_actions.contract import Target
@@ -237,9 +243,34 @@ class Publisher:
         self.outcome = Outcome(release={})
         self.our_draft: JSON | None = None  # a draft this run created or adopted, named if we fail
         self.published_tags: list[str] | None = None  # from the last full list of releases
-        self._lock = threading.Lock()
+        # Independent reads (lookups, notes, the duplicate-draft check, /releases/latest) overlap each
+        # other and the uploads; --concurrency 1 makes the whole run one request at a time.
+        self.serial = options.concurrency <= 1
+        self._lookups = ThreadPoolExecutor(max_workers=3, thread_name_prefix="lookup")
+        self._uploads = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="upload")
+        self._notes: Future[str] | None = None
+        self._notes_for: int | None = None  # id of the draft we created without a body (notes go in on publish)
+        self._latest: Future[JSON | None] | None = None
+        self._created_id: int | None = None  # the draft this round's create made (empty until we upload)
+        self._abandon = threading.Event()  # set when our fresh draft turns out to be a duplicate
 
     # ---- helpers --------------------------------------------------------------------------------
+
+    def start(self, call: Callable[[], T]) -> Future[T]:
+        """Begin an independent read in the background; with --concurrency 1 it runs here and now."""
+        if not self.serial:
+            return self._lookups.submit(call)
+        done: Future[T] = Future()
+        try:
+            done.set_result(call())
+        except Exception as exc:  # handed to whoever asks for the result, as a pool would
+            done.set_exception(exc)
+        return done
+
+    def together(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Independent reads at once; their results in order (the first failure, in order, is raised)."""
+        futures = [self.start(call) for call in calls]
+        return [future.result() for future in futures]
 
     def _pause(self, attempt: int) -> None:
         base = self.client.limits.backoff
@@ -263,10 +294,14 @@ class Publisher:
         found = [r for r in everything if r.get("tag_name") == self.tag]
         return sorted(found, key=lambda r: int(r["id"]))
 
-    def locate(self) -> tuple[JSON | None, list[JSON]]:
-        """(published release for the tag or None, drafts for the tag oldest first)."""
-        published = self.client.get_release_by_tag(self.owner, self.repo, self.tag)
-        listed = self.releases_for_tag()
+    def locate(self, *, preflight: bool = False) -> tuple[JSON | None, list[JSON]]:
+        """(published release for the tag or None, drafts for the tag oldest first); with ``preflight``
+        the repository check runs alongside, and its failure is the one reported."""
+        calls: list[Callable[[], Any]] = [
+            lambda: self.client.get_release_by_tag(self.owner, self.repo, self.tag), self.releases_for_tag]
+        if preflight:
+            calls.insert(0, lambda: preflight_repository(self.client, self.repository))
+        *_, published, listed = self.together(*calls)
         if published is None:
             published = next((r for r in listed if not r.get("draft")), None)
         drafts = [r for r in listed if r.get("draft")]
@@ -308,12 +343,6 @@ class Publisher:
             path = self.client.download_asset(self.owner, self.repo, remote, Path(tmp) / local.name)
             return contract.sha256_file(path) == local.sha256
 
-    # ---- 1. preflight ---------------------------------------------------------------------------
-
-    def preflight(self) -> None:
-        require_token(self.client)
-        preflight_repository(self.client, self.repository)
-
     # ---- 2. find or create the draft -----------------------------------------------------------
 
     def notes(self) -> str:
@@ -336,9 +365,16 @@ class Publisher:
         return truncate_notes(str(body or ""))
 
     def create_draft(self) -> JSON | None:
-        """Create our draft; None when another job's release for the tag appeared (caller re-locates)."""
+        """Create our draft; None when another job's release for the tag appeared (caller re-locates).
+
+        Generated notes are a request of their own: they run alongside the create and the uploads and go
+        in with the publish call (a --draft run, or notes from a file, put them in the draft at once)."""
         payload: JSON = {"tag_name": self.tag, "name": self.options.title or self.tag, "draft": True,
-                         "prerelease": self.want_prerelease, "body": self.notes()}
+                         "prerelease": self.want_prerelease}
+        if self.options.draft or self.options.notes_file is not None:
+            payload["body"] = self.notes()
+        else:
+            self._notes = self.start(self.notes)
         if self.options.target_commitish:
             payload["target_commitish"] = self.options.target_commitish
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
@@ -365,18 +401,25 @@ class Publisher:
                 self._pause(attempt)
                 continue
             self.outcome.created = True
+            self._created_id = int(release["id"])
+            if self._notes is not None:
+                self._notes_for = int(release["id"])
             say(f"  created draft release {release['id']} for {self.tag}")
             return release
         return None
 
-    def canonical_draft(self, ours: JSON) -> JSON:
-        """Two jobs racing may each create a draft: everyone keeps the oldest, empty extras are deleted."""
+    def canonical_draft(self, ours: JSON, *, uploading: bool = False) -> JSON:
+        """Two jobs racing may each create a draft: everyone keeps the oldest. Empty younger drafts are
+        deleted here; a younger one already holding uploads is deleted by the job that made it, which
+        runs this same check beside its uploads and moves over to the oldest draft."""
         drafts = self._poll(lambda: [r for r in self.releases_for_tag() if r.get("draft")] or None,
                             f"draft {ours['id']}", tries=4) or [ours]
         if all(int(d["id"]) != int(ours["id"]) for d in drafts):
             drafts = sorted([*drafts, ours], key=lambda r: int(r["id"]))
         keep = drafts[0]
         for other in drafts[1:]:
+            if uploading and int(other["id"]) == int(ours["id"]):
+                continue  # our uploads are landing in it: the caller deletes it once they have ended
             try:
                 assets = self.client.list_assets(self.owner, self.repo, int(other["id"]))
             except GitHubError as exc:
@@ -384,9 +427,9 @@ class Publisher:
                     continue  # another job deleted it already
                 raise
             if assets:
-                actions_io.report([Problem(f"another draft for {self.tag} (id {other['id']}, {other.get('html_url')})"
-                                           f" holds {len(assets)} assets; left alone, delete it by hand",
-                                           severity="warning")])
+                say(f"  a younger draft {other['id']} for {self.tag} holds {len(assets)} assets; left alone: the "
+                    "job uploading into it moves over to this one and deletes it (if no such job is running, "
+                    f"delete it by hand: {other.get('html_url')})")
                 continue
             self.client.delete_release(self.owner, self.repo, int(other["id"]))
             say(f"  deleted duplicate empty draft {other['id']} for {self.tag}")
@@ -401,6 +444,8 @@ class Publisher:
                      if a.get("name") == name), None)
 
     def upload_one(self, release: JSON, local: LocalAsset) -> JSON:
+        if self._abandon.is_set():
+            raise UserError(f"upload of {local.name} not started: this job's draft is a duplicate being dropped")
         started = time.monotonic()
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             try:
@@ -481,11 +526,19 @@ class Publisher:
             self._pause(attempt)
         return remote
 
-    def sync(self, release: JSON, *, prune: bool) -> None:
-        """Make the release's assets equal the dist; verified by digest afterwards."""
+    def sync(self, release: JSON, *, prune: bool, fresh: bool = False,
+             on_uploaded: Callable[[], None] | None = None) -> None:
+        """Make the release's assets equal the dist; verified by digest afterwards.
+
+        ``fresh``: the draft was created by this run a moment ago, so it is empty and is not listed first
+        (a job adopting it meanwhile uploads the same names: the duplicate-name race is reconciled).
+        ``on_uploaded`` runs after each upload round, before the listing that confirms it."""
         confirmed: set[str] = set()  # names whose upload GitHub answered with the right digest
         for round_number in range(1, SYNC_ROUNDS + 1):
-            remote = self.settle_starters(release, self.settled_assets(release, confirmed))
+            if fresh and round_number == 1:
+                remote: list[JSON] = []
+            else:
+                remote = self.settle_starters(release, self.settled_assets(release, confirmed))
             plan = self.plan(remote, prune=prune)
             if round_number == 1:
                 self.outcome.skipped = list(plan.keep)
@@ -503,16 +556,18 @@ class Publisher:
                     say(f"  deleted {asset.get('state')} asset {asset.get('name')}")
             workers = max(1, min(self.options.concurrency, len(plan.upload)))
             started = time.monotonic()
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
-                futures = [pool.submit(self.upload_one, release, local) for local in plan.upload]
-                errors = []
-                for future in futures:
-                    try:
-                        confirmed.add(str(future.result().get("name")))
-                    except UserError as exc:
-                        errors.append(exc)
+            futures = [self._uploads.submit(self.upload_one, release, local) for local in plan.upload]
+            wait(futures)  # every upload has ended, whatever happens next
+            errors = []
+            for future in futures:
+                try:
+                    confirmed.add(str(future.result().get("name")))
+                except UserError as exc:
+                    errors.append(exc)
             if errors:
                 raise errors[0]
+            if plan.upload and on_uploaded is not None:
+                on_uploaded()
             if plan.upload:
                 size = sum(a.size for a in plan.upload)
                 say(f"  uploads: {len(plan.upload)} assets, {size / 1e6:.1f} MB in "
@@ -527,7 +582,10 @@ class Publisher:
 
     def decide_make_latest(self) -> tuple[str, str | None]:
         """(make_latest string, tag of the current latest release)."""
-        latest = self.client.get_latest_release(self.owner, self.repo)
+        if self._latest is not None:
+            latest, self._latest = self._latest.result(), None
+        else:
+            latest = self.client.get_latest_release(self.owner, self.repo)
         latest_tag = str(latest.get("tag_name")) if latest else None
         choice = self.options.make_latest
         if self.want_prerelease:
@@ -544,12 +602,19 @@ class Publisher:
             return "false", latest_tag
         return "true", latest_tag
 
+    def prefetch_latest(self) -> None:
+        """Read /releases/latest for the make_latest decision while the uploads are being confirmed."""
+        if not self.options.draft:
+            self._latest = self.start(lambda: self.client.get_latest_release(self.owner, self.repo))
+
     def publish(self, draft: JSON) -> JSON:
         make_latest, latest_tag = self.decide_make_latest()
         self.outcome.make_latest = make_latest
         self.outcome.latest_tag = latest_tag
         payload: JSON = {"draft": False, "tag_name": self.tag, "prerelease": self.want_prerelease,
                          "make_latest": make_latest}
+        if self._notes is not None and self._notes_for == int(draft["id"]):
+            payload["body"] = self._notes.result()  # only into the draft we created without one
         try:
             release = self.client.update_release(self.owner, self.repo, int(draft["id"]), payload)
         except GitHubError as exc:
@@ -582,20 +647,42 @@ class Publisher:
 
     # ---- 5. live verification -------------------------------------------------------------------
 
+    def latest_tag(self, *, expect: str | None = None) -> str | None:
+        """The tag /releases/latest names; re-read a few times while it is not ``expect`` yet (GitHub
+        updates it a moment after publishing)."""
+        def read() -> str | None:
+            latest = self.client.get_latest_release(self.owner, self.repo)
+            return str(latest.get("tag_name")) if latest else None
+        tag = read()
+        if expect is not None and tag != expect:
+            tag = self._poll(lambda: expect if read() == expect else None, "the new latest release", tries=4) \
+                or read()
+        return tag
+
     def verify_live(self, release_id: int, *, check_latest: bool) -> None:
         problems: list[Problem] = []
         where = f"release {self.tag}"
+        expected = {a.name for a in self.dist.assets}
+        expect_latest = self.tag if check_latest and self.outcome.make_latest == "true" else None
+        # The three reads are independent: the release as the installer finds it, its assets, and latest.
         if self.options.draft:
-            release = self.client.get_release(self.owner, self.repo, release_id)
+            release, assets = self.together(lambda: self.client.get_release(self.owner, self.repo, release_id),
+                                            lambda: self.settled_assets({"id": release_id}, expected))
+            latest_tag = None
         else:
-            release = self._poll(lambda: self.client.get_release_by_tag(self.owner, self.repo, self.tag),
-                                 f"published release {self.tag}")
+            release, assets, latest_tag = self.together(
+                lambda: self._poll(lambda: self.client.get_release_by_tag(self.owner, self.repo, self.tag),
+                                   f"published release {self.tag}"),
+                lambda: self.settled_assets({"id": release_id}, expected),
+                lambda: self.latest_tag(expect=expect_latest))
             if release is None:
                 raise UserError(f"GET /releases/tags/{self.tag} does not find the release after publishing; "
                                 "`gatewayd plugin install …@" + self.tag + "` would fail")
+            if int(release["id"]) != release_id:
+                problems.append(Problem(f"GET /releases/tags/{self.tag} returns release {release['id']}, not "
+                                        f"{release_id}: the installer would read another release's assets", where))
         assert release is not None
         self.outcome.release = release
-        assets = self.settled_assets(release, {a.name for a in self.dist.assets})
         self.outcome.assets = assets
         names = [str(a.get("name")) for a in assets]
         problems += contract.check_asset_names(names, self.dist.plugin, self.tag, self.dist.targets, where)
@@ -610,10 +697,16 @@ class Publisher:
                 problems.append(Problem(f"{local.name} has digest {remote.get('digest')}, the dist's sha256 is "
                                         f"{local.sha256}", where))
         checksums = by_name.get(contract.CHECKSUMS_ASSET)
+        local_checksums = next((a for a in self.dist.assets if a.name == contract.CHECKSUMS_ASSET), None)
         if checksums is not None and checksums.get("state") == "uploaded":
-            with tempfile.TemporaryDirectory(prefix="gpa-live-") as tmp:
-                path = self.client.download_asset(self.owner, self.repo, checksums, Path(tmp) / "checksums.txt")
-                text = path.read_text(encoding="utf-8", errors="replace")
+            if local_checksums is not None and asset_sha256(checksums) == local_checksums.sha256:
+                # GitHub's digest proves the stored bytes are the local file's: read it, not a download.
+                text = local_checksums.path.read_text(encoding="utf-8", errors="replace")
+            else:
+                with tempfile.TemporaryDirectory(prefix="gpa-live-") as tmp:
+                    path = self.client.download_asset(self.owner, self.repo, checksums,
+                                                      Path(tmp) / "checksums.txt")
+                    text = path.read_text(encoding="utf-8", errors="replace")
             live = {name: asset_sha256(by_name[name]) or local.sha256
                     for name, local in self.dist.archives.items() if name in by_name}
             problems += contract.check_checksums(text, live, f"{where} checksums.txt")
@@ -623,8 +716,6 @@ class Publisher:
             if bool(release.get("prerelease")) != self.want_prerelease and self.outcome.published_now:
                 problems.append(Problem(f"prerelease is {release.get('prerelease')}, expected "
                                         f"{self.want_prerelease}", where))
-            latest = self.client.get_latest_release(self.owner, self.repo)
-            latest_tag = str(latest.get("tag_name")) if latest else None
             self.outcome.latest_tag = latest_tag
             if check_latest and self.outcome.make_latest == "true" and latest_tag != self.tag:
                 problems.append(Problem(f"GET /releases/latest returns {latest_tag}, not {self.tag}: "
@@ -668,11 +759,11 @@ class Publisher:
 
     def run(self) -> Outcome:
         started = time.monotonic()
-        self.preflight()
+        require_token(self.client)
         try:
-            for _ in range(SYNC_ROUNDS):
+            for attempt in range(SYNC_ROUNDS):
                 try:
-                    outcome = self._run_once()
+                    outcome = self._run_once(first=attempt == 0)
                 except _Retry:
                     continue
                 outcome.seconds = time.monotonic() - started
@@ -686,26 +777,67 @@ class Publisher:
                         "delete it")
                 raise UserError(redact(exc.message + left), exc.problems, exc.exit_code) from None
             raise
+        finally:
+            self._uploads.shutdown(cancel_futures=True)
+            self._lookups.shutdown(cancel_futures=True)
 
-    def _run_once(self) -> Outcome:
-        published, drafts = self.locate()
+    def _sync_fresh_draft(self, draft: JSON) -> None:
+        """Upload into the draft this run just created while checking, alongside, that no older draft for
+        the tag exists (two jobs creating at once). If one does, ours is deleted and the run starts over on
+        theirs: the younger draft's maker cleans up, so neither job deletes the other's uploads."""
+        def stop_uploads_if_duplicate(check: Future[JSON]) -> None:
+            if check.exception() is None and int(check.result()["id"]) != int(draft["id"]):
+                self._abandon.set()  # uploads not yet started are skipped
+
+        oldest = self.start(lambda: self.canonical_draft(draft, uploading=True))
+        oldest.add_done_callback(stop_uploads_if_duplicate)
+        try:
+            self.sync(draft, prune=True, fresh=True, on_uploaded=self.prefetch_latest)
+        except (GitHubError, UserError):
+            if int(oldest.result()["id"]) == int(draft["id"]):
+                raise
+            # Our draft was the younger one (maybe deleted under us): what failed no longer matters.
+        finally:
+            wait([oldest])
+            self._abandon.clear()
+        keep = oldest.result()
+        if int(keep["id"]) != int(draft["id"]):
+            say(f"  draft {keep['id']} for {self.tag} is older than ours ({draft['id']}): deleting ours and "
+                "continuing on it")
+            try:
+                self.client.delete_release(self.owner, self.repo, int(draft["id"]))
+            except GitHubError as exc:
+                if exc.status != 404:
+                    raise
+            self.our_draft = None
+            raise _Retry
+
+    def _run_once(self, *, first: bool) -> Outcome:
+        published, drafts = self.locate(preflight=first)
         if published is not None:
             return self._finish_published(published)
         draft = drafts[0] if drafts else None
+        fresh = False
         if draft is None:
+            self._created_id = None
             draft = self.create_draft()
             if draft is None:
                 found = self._poll(lambda: self.locate()[0], f"the published release {self.tag}")
                 if found is None:
                     raise _Retry
                 return self._finish_published(found)
+            fresh = self._created_id == int(draft["id"])
         else:
             say(f"  adopting existing draft {draft['id']} for {self.tag}")
         self.our_draft = draft
-        draft = self.canonical_draft(draft)
-        self.our_draft = draft
         try:
-            self.sync(draft, prune=True)
+            if fresh and not self.serial:
+                self._sync_fresh_draft(draft)
+            else:
+                draft = self.canonical_draft(draft)
+                self.our_draft = draft
+                self.sync(draft, prune=True, fresh=fresh and self._created_id == int(draft["id"]),
+                          on_uploaded=self.prefetch_latest)
         except GitHubError as exc:
             if exc.status == 404 and self.client.get_release(self.owner, self.repo, int(draft["id"])) is None:
                 say(f"  draft {draft['id']} was deleted under us (a concurrent job keeping an older draft); "
