@@ -460,14 +460,16 @@ def test_server_without_asset_digests(run_cli: RunCli, publish_dist: PublishDist
         assert downloaded == local_names
 
 
-@pytest.mark.parametrize("latency_ms", [0, 60])
-def test_duplicate_fresh_draft_moves_to_the_older_one(latency_ms: int, run_cli: RunCli, repo: FakeGitHub,
+@pytest.mark.parametrize("uploads", ["fast", "slow"])
+def test_duplicate_fresh_draft_moves_to_the_older_one(uploads: str, run_cli: RunCli, repo: FakeGitHub,
                                                       publish_dist: PublishDist, tmp_path: Path) -> None:
     """Another job's draft for the tag appears just before ours. The check for an older draft runs beside our
     first uploads; ours loses, so uploads not yet started are skipped, our draft is deleted by us (its maker)
-    and the run finishes on the older draft: one release, nothing left behind."""
-    repo.faults.latency_ms = latency_ms
+    once the uploads in flight have ended, and the run finishes on the older draft: one release, no leftovers."""
     repo.faults.race_create(draft=True)
+    if uploads == "slow":  # the check answers after 0.3 s, while the first wave (the pool's 4) takes 0.8 s
+        repo.faults.timeout_next(("GET", "releases"), seconds=0.3, times=2)  # the lookup, then the check
+        repo.faults.timeout_next(("POST", "upload"), seconds=0.8, times=4)
     dist = publish_dist("v1.0.0")
     run = publish(run_cli, repo, tmp_path, dist, "v1.0.0")
     assert run.code == 0, run.text
@@ -478,10 +480,14 @@ def test_duplicate_fresh_draft_moves_to_the_older_one(latency_ms: int, run_cli: 
     assert "is older than ours" in run.text
     ours = [e for e in repo.requests("DELETE") if e.route == "release"]
     assert len(ours) == 1 and ours[0].status == 204
-    assert ours[0].path.rstrip("/").rsplit("/", 1)[-1] != str(release.id)  # type: ignore[attr-defined]
-    uploads_into_ours = [e for e in repo.requests("POST", "upload")
-                         if f"/releases/{ours[0].path.rsplit('/', 1)[-1]}/assets" in e.path]
-    assert len(uploads_into_ours) <= 4, "at most the uploads already in flight went into the dropped draft"
+    our_id = ours[0].path.rstrip("/").rsplit("/", 1)[-1]
+    assert our_id != str(release.id)  # type: ignore[attr-defined]
+    uploads_into_ours = [e for e in repo.requests("POST", "upload") if f"/releases/{our_id}/assets" in e.path]
+    if uploads == "slow":
+        assert len(uploads_into_ours) == 4, "only the uploads already in flight went into the dropped draft"
+        assert "uploads not started yet are skipped" in run.text
+    # Every upload into our draft had ended before we deleted it: none races the delete.
+    assert all(e.started_at + e.duration <= ours[0].started_at for e in uploads_into_ours)
 
 
 @pytest.mark.parametrize("faults", ["none", "eventual consistency", "failing uploads"])

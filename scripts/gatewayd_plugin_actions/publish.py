@@ -347,7 +347,8 @@ class Publisher(PublishContext):
         theirs: the younger draft's maker cleans up, so neither job deletes the other's uploads."""
         def stop_uploads_if_duplicate(check: Future[JSON]) -> None:
             if check.exception() is None and int(check.result()["id"]) != int(draft["id"]):
-                self.abandon.set()  # uploads not yet started are skipped
+                self.abandon.set()
+                say(f"  an older draft for {self.tag} exists: uploads not started yet are skipped")
 
         oldest = self.start(lambda: self.canonical_draft(draft, uploading=True))
         oldest.add_done_callback(stop_uploads_if_duplicate)
