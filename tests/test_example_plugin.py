@@ -413,6 +413,30 @@ def test_gobin_concurrent_cold_builds_build_once(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
 
 
+def test_gobin_cache_is_keyed_by_the_go_toolchain(tmp_path: Path) -> None:
+    """A different Go (here a `go` on PATH reporting another GOVERSION) gets its own build, not the binary
+    the old compiler made."""
+    env = dict(os.environ, GPA_CACHE_DIR=str(tmp_path / "cache"))
+    first = gobin("actionlint", env=env)
+    assert first.returncode == 0, first.stderr
+    real_go = shutil.which("go")
+    assert real_go is not None
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "go").write_text(
+        "#!/usr/bin/env bash\nset -euo pipefail\n"
+        'if [[ "$*" == "env GOVERSION GOOS GOARCH" ]]; then printf "go1.99.0\\n%s\\n%s\\n" '
+        f'"$({real_go} env GOOS)" "$({real_go} env GOARCH)"; exit 0; fi\n'
+        f'exec {real_go} "$@"\n')
+    (shim / "go").chmod(0o755)
+    upgraded = gobin("actionlint", env=dict(env, PATH=f"{shim}:{env['PATH']}"))
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "building actionlint v1.7.9 from Go modules" in upgraded.stderr
+    assert upgraded.stdout.strip() != first.stdout.strip()
+    again = gobin("actionlint", env=env)
+    assert again.stdout == first.stdout and again.stderr == "", "the original toolchain's build is still cached"
+
+
 def test_gobin_build_failure_is_one_line(tmp_path: Path) -> None:
     """A broken pin (go.sum emptied) fails with one line and no traceback; nothing is cached."""
     tools = tmp_path / "tools"

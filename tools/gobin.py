@@ -11,8 +11,10 @@ directory with ``-mod=readonly``, so exactly the committed versions are used, wi
 
 The binary is cached in ``$GPA_CACHE_DIR/bin/<name>/<key>/<binary>`` (``GPA_CACHE_DIR`` defaults to
 ``${XDG_CACHE_HOME:-~/.cache}/gatewayd-plugin-actions``), where ``<key>`` hashes the wrapper's
-``go.mod``, ``go.sum`` and the build recipe. Builds go to a temporary file that is renamed into place,
-under a per-name ``fcntl`` lock, so concurrent callers build once and never see a partial file.
+``go.mod``, ``go.sum``, the build recipe and the Go toolchain (``go env GOVERSION GOOS GOARCH``), so a Go
+upgrade rebuilds instead of reusing binaries made by the old compiler. Builds go to a temporary file
+that is renamed into place, under a per-name ``fcntl`` lock, so concurrent callers build once and never
+see a partial file.
 
 Re-pinning (do not use ``go mod tidy`` here: it resolves test-only imports of dependencies at
 *latest*, which drifts from the upstream build list)::
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
 import hashlib
 import os
 import re
@@ -103,6 +106,19 @@ def build_args(program: Program, version: str) -> list[str]:
     return args
 
 
+@functools.cache
+def toolchain() -> str:
+    """``go env GOVERSION GOOS GOARCH`` of the ``go`` on PATH (part of the cache key)."""
+    try:
+        result = subprocess.run(["go", "env", "GOVERSION", "GOOS", "GOARCH"], capture_output=True, text=True,
+                                check=False)
+    except FileNotFoundError:
+        raise GobinError("no `go` on PATH: install Go (see go.mod of the wrapper modules for the minimum)") from None
+    if result.returncode != 0:
+        raise GobinError(f"`go env` failed: {first_error(result.stderr)}")
+    return " ".join(result.stdout.split())
+
+
 def plan(program: Program) -> tuple[Path, str, list[str]]:
     """The cached binary's path, the pinned version and the ``go`` arguments (without ``-o``)."""
     wrapper = TOOLS_GO / program.name
@@ -114,7 +130,7 @@ def plan(program: Program) -> tuple[Path, str, list[str]]:
     version = pinned_version(program, go_mod.decode("utf-8", "replace"))
     args = build_args(program, version)
     digest = hashlib.sha256()
-    for part in (go_mod, go_sum, "\0".join([*args, program.package]).encode()):
+    for part in (go_mod, go_sum, "\0".join([*args, program.package]).encode(), toolchain().encode()):
         digest.update(hashlib.sha256(part).digest())
     key = digest.hexdigest()[:16]
     return cache_root() / "bin" / program.name / key / program.binary, version, args
