@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions import gatewayd, postgres, testplugin
+from gatewayd_plugin_actions import diagnose, gatewayd, postgres, testplugin, testplugin_config
 from tests.conftest import CLI, EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin, git_init
 from tests.fake_github import FakeGitHub
 from tests.test_gatewayd_release import gatewayd_release_assets
@@ -313,8 +313,9 @@ def test_plugins_config_keeps_comments_and_merges_overrides(tmp_path: Path) -> N
     manifest.write_text((EXAMPLE_PLUGIN / "gatewayd_plugin.yaml").read_text() + (
         "  - name: other\n    enabled: true\n    localPath: x\n    url: github.com/o/other\n    args: []\n"
         "    env: []\n    checksum: x\n"))
-    text = testplugin.plugins_config(manifest, "./plugins/p", "ab" * 32, [("EXTRA", "1"), ("MAGIC_COOKIE_KEY", "K")],
-                                     ["--log-level", "debug"], "250ms")
+    text = testplugin_config.plugins_config(manifest, "./plugins/p", "ab" * 32,
+                                            [("EXTRA", "1"), ("MAGIC_COOKIE_KEY", "K")], ["--log-level", "debug"],
+                                            "250ms")
     assert "# The go-plugin handshake: without these two the plugin refuses to start." in text
     assert "localPath: ./plugins/p" in text and "ab" * 32 in text
     assert "healthCheckPeriod: 250ms" in text
@@ -328,7 +329,7 @@ def test_generated_plugins_config_passes_and_a_broken_one_fails_real_lint(tmp_pa
                                                                           gatewayd_binaries: dict[str, Path]) -> None:
     manifest = EXAMPLE_PLUGIN / "gatewayd_plugin.yaml"
     good = tmp_path / "gatewayd_plugins.yaml"
-    good.write_text(testplugin.plugins_config(manifest, "./p", "ab" * 32, [], None, "1s"))
+    good.write_text(testplugin_config.plugins_config(manifest, "./p", "ab" * 32, [], None, "1s"))
     bad = tmp_path / "bad_plugins.yaml"
     bad.write_text("compatibilityPolicy: strict\n" + good.read_text())
     for version, binary in sorted(gatewayd_binaries.items()):
@@ -341,9 +342,10 @@ def test_generated_plugins_config_passes_and_a_broken_one_fails_real_lint(tmp_pa
 
 def test_generated_global_config_passes_lint_on_both_versions(tmp_path: Path,
                                                               gatewayd_binaries: dict[str, Path]) -> None:
-    cert, key = testplugin.self_signed_cert(tmp_path)
+    cert, key = testplugin_config.self_signed_cert(tmp_path)
     config = tmp_path / "gatewayd.yaml"
-    config.write_text(testplugin.global_config(testplugin.Ports.pick(), "127.0.0.1:5432", cert, key, tmp_path / "r"))
+    ports = testplugin_config.Ports.pick()
+    config.write_text(testplugin_config.global_config(ports, "127.0.0.1:5432", cert, key, tmp_path / "r"))
     for version, binary in sorted(gatewayd_binaries.items()):
         ok, output = gatewayd.lint_global_config(binary, config)
         assert ok, (version, output)
@@ -361,7 +363,7 @@ def test_log_parsing_and_reasons() -> None:
                                             "Plugin is ready"]
     assert lines[1].about("p") and not lines[3].about("p")
     assert gatewayd.log_field(lines[1].text, "error") == "exit status 1"
-    reason = testplugin._why_not_loaded(lines, "p")
+    reason = diagnose.why_not_loaded(lines, "p")
     assert reason == ("Failed to start plugin: Unrecognized remote plugin message: Failed to read any lines; "
                       "the plugin process exited (exit status 1)")
 
@@ -449,9 +451,9 @@ def test_known_gatewayd_race_is_told_apart_from_a_plugin_crash() -> None:
     """GatewayD v0.10.3's nil-connection panic on client disconnect (seen here under load; fixed in v0.11) gets
     one more GatewayD run; a panic after the plugin crashed, or any other panic, does not."""
     lines = gatewayd.parse_log(V0_10_3_PANIC)
-    assert testplugin.known_gatewayd_race(lines, PLUGIN)
+    assert diagnose.known_gatewayd_race(lines, PLUGIN)
     assert testplugin._go_panic(lines) == ": panic: runtime error: invalid memory address or nil pointer dereference"
     crashed = f"2026-11-24T21:38:01Z ERR plugin process exited error=\"exit status 2\" plugin={PLUGIN}\n"
-    assert not testplugin.known_gatewayd_race(gatewayd.parse_log(crashed + V0_10_3_PANIC), PLUGIN)
+    assert not diagnose.known_gatewayd_race(gatewayd.parse_log(crashed + V0_10_3_PANIC), PLUGIN)
     other = V0_10_3_PANIC.replace("network.(*Client).Receive", "plugin.(*Registry).Run")
-    assert not testplugin.known_gatewayd_race(gatewayd.parse_log(other), PLUGIN)
+    assert not diagnose.known_gatewayd_race(gatewayd.parse_log(other), PLUGIN)

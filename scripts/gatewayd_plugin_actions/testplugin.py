@@ -19,6 +19,9 @@ Stages, each timed, each failing with one line that says why (then the relevant 
 
 Nothing outlives the run: GatewayD runs in its own process group (its plugins with it), the temp dir is
 removed in ``finally``; ``--keep-logs`` copies the evidence out first.
+
+The config files are made by ``testplugin_config``; failure reasons are read from GatewayD's log by
+``diagnose``.
 """
 
 from __future__ import annotations
@@ -39,13 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from gatewayd_plugin_actions import (
     actions_io,
     build,
-    contract,
+    diagnose,
     gatewayd,
     gatewayd_release,
     package,
@@ -55,6 +55,7 @@ from gatewayd_plugin_actions import (
 from gatewayd_plugin_actions.context import Options, ReleaseContext
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.manifest import DURATION_RE
+from gatewayd_plugin_actions.testplugin_config import Ports, global_config, plugins_config, self_signed_cert
 from gatewayd_plugin_actions.verify import host_target
 
 HOOK_NAMES = {
@@ -64,7 +65,7 @@ HOOK_NAMES = {
     18: "OnTrafficFromServer", 19: "OnTrafficToClient", 20: "OnShutdown", 21: "OnTick", 22: "OnHook",
 }
 LOG_FILE = "gatewayd.log"
-MAX_LOG_LINES = 40
+MAX_LOG_LINES = diagnose.MAX_LOG_LINES
 
 
 @dataclass
@@ -157,126 +158,6 @@ def parse_env_overrides(items: list[str]) -> list[tuple[str, str]]:
             raise UserError(f"--plugin-env {item!r}: expected KEY=VALUE")
         pairs.append((key, value))
     return pairs
-
-
-# ---------------------------------------------------------------------------------------------------
-# Configs
-# ---------------------------------------------------------------------------------------------------
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
-
-
-def plugins_config(manifest_path: Path, local_path: str, checksum: str, env: list[tuple[str, str]],
-                   args: list[str] | None, health_check_period: str) -> str:
-    """The plugin's own ``gatewayd_plugin.yaml``, round-tripped (comments kept), ready for ``gatewayd run -p``."""
-    yaml = _yaml()
-    root = yaml.load(manifest_path.read_text(encoding="utf-8"))
-    assert isinstance(root, CommentedMap)
-    plugins = root["plugins"]
-    assert isinstance(plugins, CommentedSeq)
-    del plugins[1:]  # other entries name plugins this run does not have
-    entry = plugins[0]
-    entry["localPath"] = local_path
-    entry["checksum"] = checksum
-    if args is not None:
-        entry["args"] = CommentedSeq(args)
-    entry_env = entry["env"]
-    for key, value in env:
-        index = next((i for i, item in enumerate(entry_env) if str(item).partition("=")[0] == key), None)
-        if index is None:
-            entry_env.append(f"{key}={value}")
-        else:
-            entry_env[index] = f"{key}={value}"
-    root["healthCheckPeriod"] = health_check_period
-    out = _StringSink()
-    yaml.dump(root, out)
-    return out.text
-
-
-class _StringSink:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, data: str | bytes) -> None:
-        self.parts.append(data.decode() if isinstance(data, bytes) else data)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-@dataclass(frozen=True)
-class Ports:
-    proxy: int
-    http: int
-    grpc: int
-    metrics: int
-    raft: int
-    raft_grpc: int
-
-    @classmethod
-    def pick(cls) -> Ports:
-        """Six distinct free loopback ports, so parallel runs do not collide."""
-        chosen: list[int] = []
-        while len(chosen) < 6:
-            port = postgres.free_port()
-            if port not in chosen:
-                chosen.append(port)
-        return cls(*chosen)
-
-
-def global_config(ports: Ports, backend: str, cert: Path, key: Path, raft_dir: Path) -> str:
-    """A minimal ``gatewayd.yaml``: one backend, debug console logs with µs timestamps, TLS, all on loopback."""
-    data: dict[str, Any] = {
-        "loggers": {"default": {"level": "debug", "output": ["console"], "noColor": True,
-                                "timeFormat": "unixmicro", "consoleTimeFormat": "RFC3339Nano"}},
-        "metrics": {"default": {"enabled": True, "address": f"127.0.0.1:{ports.metrics}"}},
-        "clients": {"default": {"writes": {"network": "tcp", "address": backend}}},
-        "pools": {"default": {"writes": {"size": 4}}},
-        "proxies": {"default": {"writes": {"healthCheckPeriod": "60s"}}},
-        "servers": {"default": {"network": "tcp", "address": f"127.0.0.1:{ports.proxy}", "enableTLS": True,
-                                "certFile": str(cert), "keyFile": str(key)}},
-        "api": {"enabled": True, "httpAddress": f"127.0.0.1:{ports.http}",
-                "grpcAddress": f"127.0.0.1:{ports.grpc}", "grpcNetwork": "tcp"},
-        "raft": {"address": f"127.0.0.1:{ports.raft}", "grpcAddress": f"127.0.0.1:{ports.raft_grpc}",
-                 "nodeId": "node1", "isBootstrap": True, "directory": str(raft_dir)},
-    }
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    out = _StringSink()
-    yaml.dump(data, out)
-    return "# Generated by gatewayd-plugin-actions test-plugin\n" + out.text
-
-
-def self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for localhost/127.0.0.1: ``openssl``, else Go's own generate_cert.go."""
-    cert, key = directory / "server.crt", directory / "server.key"
-    openssl = shutil.which("openssl")
-    if openssl:
-        result = subprocess.run(
-            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-            capture_output=True, text=True, timeout=60, check=False)
-        if result.returncode == 0:
-            return cert, key
-    go = build.go_binary()
-    goroot = subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
-    generator = Path(goroot) / "src" / "crypto" / "tls" / "generate_cert.go"
-    result = subprocess.run([go, "run", str(generator), "--host", "localhost,127.0.0.1", "--ecdsa-curve", "P256"],
-                            cwd=directory, capture_output=True, text=True, timeout=300, check=False)
-    if result.returncode != 0:
-        raise UserError(f"cannot make a TLS certificate (no openssl; go run generate_cert.go failed: "
-                        f"{result.stderr.strip()[-200:]})")
-    (directory / "cert.pem").replace(cert)
-    (directory / "key.pem").replace(key)
-    return cert, key
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -404,81 +285,13 @@ def _write_configs(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_pat
     return ports, config_path, plugins_path
 
 
-def _plugin_lines(lines: list[gatewayd.LogLine], plugin: str) -> list[gatewayd.LogLine]:
-    return [ln for ln in lines if ln.about(plugin) or ln.level in ("ERR", "FTL", "PNC")]
-
-
-def _relevant(lines: list[gatewayd.LogLine], plugin: str) -> list[str]:
-    """The log lines a human needs: info and up about the plugin, debug lines that explain a skip or a refused
-    handshake, every error, and the head of a Go panic."""
-    explains = (*gatewayd.SKIP_MARKERS, *gatewayd.COOKIE_MARKERS)
-    picked: list[str] = []
-    panic_left = 0
-    for line in lines:
-        if line.text.startswith(("panic: ", "fatal error: ")):
-            panic_left = 12
-        if panic_left:
-            picked.append(line.text)
-            panic_left -= 1
-        elif line.level in ("ERR", "FTL", "PNC") or (line.about(plugin) and (
-                line.level in ("INF", "WRN") or any(m in line.text for m in explains))):
-            picked.append(line.text)
-    return picked[-MAX_LOG_LINES:]
-
-
-def _why_not_loaded(lines: list[gatewayd.LogLine], plugin: str) -> str:
-    """One line: why GatewayD did not load the plugin, from its own log."""
-    about = _plugin_lines(lines, plugin)
-    texts = " ".join(ln.text for ln in about)
-    failed = next((ln for ln in about if ln.message == "Failed to start plugin"), None)
-    reason = ""
-    if failed is not None:
-        error = gatewayd.log_field(failed.text, "error") or ""
-        error = error.replace("failed to start plugin, OriginalError: ", "")
-        reason = "Failed to start plugin: " + next((part.strip() for part in error.splitlines() if part.strip()), "")
-        extra = [part.strip() for part in error.splitlines()[1:2] if part.strip()]
-        if extra:
-            reason += " " + extra[0]
-    if any(m in texts for m in gatewayd.COOKIE_MARKERS):
-        reason += ("; the plugin refused to serve: no or wrong magic cookie (plugins[0].env needs "
-                   f"MAGIC_COOKIE_KEY={contract.MAGIC_COOKIE_KEY} and MAGIC_COOKIE_VALUE=…)")
-    elif "checksums did not match" in texts:
-        reason += "; the checksum in gatewayd_plugins.yaml is not the sha256 of localPath"
-    exited = next((ln for ln in about if ln.message == "plugin process exited" and ln.level == "ERR"), None)
-    if exited is not None and "exited" not in reason:
-        reason += f"; the plugin process exited ({gatewayd.log_field(exited.text, 'error') or 'no status'})"
-    if not reason:
-        skipped = next((m for m in gatewayd.SKIP_MARKERS if m in texts), None)
-        reason = f"GatewayD skipped it: {skipped!r}" if skipped else "no reason in the log (see below)"
-    return reason.lstrip("; ")
-
-
-# Go panics inside GatewayD itself that no plugin causes. v0.10.x: a client disconnecting while its backend
-# connection is being read dereferences a nil net.Conn (network/client.go Receive; fixed in v0.11, which snapshots
-# the connection under a lock).
-KNOWN_GATEWAYD_PANICS = ("gatewayd/network.(*Client).Receive", "gatewayd/network.(*Client).Send")
-
-
-def known_gatewayd_race(lines: list[gatewayd.LogLine], plugin: str) -> bool:
-    """GatewayD died of one of its own known panics, and the plugin showed no trouble before."""
-    texts = [ln.text for ln in lines]
-    start = next((i for i, t in enumerate(texts) if t.startswith("panic: ")), None)
-    if start is None:
-        return False
-    frames = [t.strip() for t in texts[start:start + 8]]
-    ours = any(frame.startswith(f"github.com/gatewayd-io/{known}") for frame in frames
-               for known in KNOWN_GATEWAYD_PANICS)
-    troubled = any(ln.about(plugin) and ln.message in gatewayd.TROUBLE_MARKERS for ln in lines[:start])
-    return ours and not troubled
-
-
 def _fail_with_log(run: _Run, process: gatewayd.GatewayDProcess, reason: str) -> TestFailed:
     lines = gatewayd.parse_log(process.read_log())
     code = process.poll()
     if code is not None and "GatewayD exited" not in reason:
-        reason += f"; GatewayD exited with code {code}{_go_panic(lines)}"
-    failure = TestFailed(reason, _relevant(lines, run.report.plugin))
-    failure.gatewayd_race = code is not None and known_gatewayd_race(lines, run.report.plugin)
+        reason += f"; GatewayD exited with code {code}{diagnose.go_panic(lines)}"
+    failure = TestFailed(reason, diagnose.relevant_lines(lines, run.report.plugin))
+    failure.gatewayd_race = code is not None and diagnose.known_gatewayd_race(lines, run.report.plugin)
     return failure
 
 
@@ -495,7 +308,7 @@ def _check_loaded(run: _Run, process: gatewayd.GatewayDProcess) -> None:
         missing = " and ".join(x for x, gone in (("not listed by GetPlugins", entry is None),
                                                  (f"no '{gatewayd.READY_MARKER}' logged", not ready)) if gone)
         raise TestFailed(f"plugin {plugin} did not load in {run.report.gatewayd_version} ({missing}): "
-                         f"{_why_not_loaded(lines, plugin)}", _relevant(lines, plugin))
+                         f"{diagnose.why_not_loaded(lines, plugin)}", diagnose.relevant_lines(lines, plugin))
     run.report.plugin_version = str(entry["id"].get("version", ""))
     run.report.hooks = [int(h) for h in entry.get("hooks") or [] if str(h).isdigit()]
     actions_io.progress(f"  loaded: {plugin} {run.report.plugin_version or '(no version)'}, hooks "
@@ -621,7 +434,7 @@ def _settle(run: _Run, process: gatewayd.GatewayDProcess) -> None:
     plugin = run.report.plugin
     lines = gatewayd.parse_log(process.read_log())
     exited = process.poll()
-    then = f"; GatewayD then exited with code {exited}{_go_panic(lines)}" if exited is not None else ""
+    then = f"; GatewayD then exited with code {exited}{diagnose.go_panic(lines)}" if exited is not None else ""
     trouble = [ln for ln in lines if ln.about(plugin) and ln.message in gatewayd.TROUBLE_MARKERS]
     if trouble:
         first = trouble[0]
@@ -629,9 +442,10 @@ def _settle(run: _Run, process: gatewayd.GatewayDProcess) -> None:
         raise TestFailed(f"plugin {plugin} crashed or was restarted after it was ready: '{first.message}'"
                          f"{f' ({error.splitlines()[0][:160]})' if error else ''}, seen after settling "
                          f"{wait:.1f}s (healthCheckPeriod {run.options.health_check_period}){then}",
-                         _relevant(lines, plugin))
+                         diagnose.relevant_lines(lines, plugin))
     if exited is not None:
-        raise _fail_with_log(run, process, f"GatewayD exited with code {exited} while settling{_go_panic(lines)}")
+        raise _fail_with_log(run, process,
+                             f"GatewayD exited with code {exited} while settling{diagnose.go_panic(lines)}")
     actions_io.progress(f"  settled {wait:.1f}s (≥ 2 × healthCheckPeriod {run.options.health_check_period}): "
                         "no failed ping, crash or reload")
 
@@ -680,7 +494,7 @@ def _serve_once(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: 
         run.report.timings["start→ready"] = ready.seconds
         if not ready.ok:
             if process.exit_code is not None:
-                raise _fail_with_log(run, process, _why_exited(process))
+                raise _fail_with_log(run, process, diagnose.why_exited(process))
             raise _fail_with_log(run, process, f"GatewayD was not ready within {opts.ready_timeout:.0f}s "
                                                f"(/healthz: {ready.last_status})")
         actions_io.progress(f"  ready: /healthz 200 after {ready.seconds:.2f}s ({ready.polls} polls; "
@@ -693,30 +507,6 @@ def _serve_once(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: 
         _stop(run, process)
     finally:
         process.kill()
-
-
-def _go_panic(lines: list[gatewayd.LogLine]) -> str:
-    """``: panic: …`` when GatewayD died of a Go panic (its stderr is in the log), else empty."""
-    panic = next((ln.text for ln in lines if ln.text.startswith(("panic: ", "fatal error: "))), None)
-    return f": {panic[:200]}" if panic else ""
-
-
-def _why_exited(process: gatewayd.GatewayDProcess) -> str:
-    lines = gatewayd.parse_log(process.read_log())
-    code = process.exit_code
-    fatal = next((ln for ln in lines if ln.level in ("FTL", "PNC")), None)
-    lint = next((ln.text for ln in lines if "linting failed" in ln.text), None)
-    if lint:
-        return f"GatewayD exited with code {code}: {gatewayd.lint_error(lint)}"
-    if code == 7 or any("pool size is incorrect" in ln.text.lower() for ln in lines):
-        return f"GatewayD exited with code {code}: it could not fill its connection pool (is PostgreSQL reachable?)"
-    if fatal is not None:
-        return f"GatewayD exited with code {code}: {fatal.message} {gatewayd.log_field(fatal.text, 'error') or ''}"
-    if _go_panic(lines):
-        return f"GatewayD exited with code {code}{_go_panic(lines)}"
-    last_error = next((ln for ln in reversed(lines) if ln.level == "ERR"), None)
-    detail = f": {last_error.message}" if last_error else ""
-    return f"GatewayD exited with code {code} before it was ready{detail}"
 
 
 def _keep_logs(run: _Run) -> None:

@@ -1,0 +1,100 @@
+"""Read GatewayD's log like a maintainer would: the lines a human needs, and one line saying why a plugin
+did not load or why GatewayD exited (test-plugin's failure messages)."""
+
+from __future__ import annotations
+
+from gatewayd_plugin_actions import contract, gatewayd
+
+MAX_LOG_LINES = 40
+
+
+def plugin_lines(lines: list[gatewayd.LogLine], plugin: str) -> list[gatewayd.LogLine]:
+    return [ln for ln in lines if ln.about(plugin) or ln.level in ("ERR", "FTL", "PNC")]
+
+
+def relevant_lines(lines: list[gatewayd.LogLine], plugin: str) -> list[str]:
+    """The log lines a human needs: info and up about the plugin, debug lines that explain a skip or a refused
+    handshake, every error, and the head of a Go panic."""
+    explains = (*gatewayd.SKIP_MARKERS, *gatewayd.COOKIE_MARKERS)
+    picked: list[str] = []
+    panic_left = 0
+    for line in lines:
+        if line.text.startswith(("panic: ", "fatal error: ")):
+            panic_left = 12
+        if panic_left:
+            picked.append(line.text)
+            panic_left -= 1
+        elif line.level in ("ERR", "FTL", "PNC") or (line.about(plugin) and (
+                line.level in ("INF", "WRN") or any(m in line.text for m in explains))):
+            picked.append(line.text)
+    return picked[-MAX_LOG_LINES:]
+
+
+def why_not_loaded(lines: list[gatewayd.LogLine], plugin: str) -> str:
+    """One line: why GatewayD did not load the plugin, from its own log."""
+    about = plugin_lines(lines, plugin)
+    texts = " ".join(ln.text for ln in about)
+    failed = next((ln for ln in about if ln.message == "Failed to start plugin"), None)
+    reason = ""
+    if failed is not None:
+        error = gatewayd.log_field(failed.text, "error") or ""
+        error = error.replace("failed to start plugin, OriginalError: ", "")
+        reason = "Failed to start plugin: " + next((part.strip() for part in error.splitlines() if part.strip()), "")
+        extra = [part.strip() for part in error.splitlines()[1:2] if part.strip()]
+        if extra:
+            reason += " " + extra[0]
+    if any(m in texts for m in gatewayd.COOKIE_MARKERS):
+        reason += ("; the plugin refused to serve: no or wrong magic cookie (plugins[0].env needs "
+                   f"MAGIC_COOKIE_KEY={contract.MAGIC_COOKIE_KEY} and MAGIC_COOKIE_VALUE=…)")
+    elif "checksums did not match" in texts:
+        reason += "; the checksum in gatewayd_plugins.yaml is not the sha256 of localPath"
+    exited = next((ln for ln in about if ln.message == "plugin process exited" and ln.level == "ERR"), None)
+    if exited is not None and "exited" not in reason:
+        reason += f"; the plugin process exited ({gatewayd.log_field(exited.text, 'error') or 'no status'})"
+    if not reason:
+        skipped = next((m for m in gatewayd.SKIP_MARKERS if m in texts), None)
+        reason = f"GatewayD skipped it: {skipped!r}" if skipped else "no reason in the log (see below)"
+    return reason.lstrip("; ")
+
+
+# Go panics inside GatewayD itself that no plugin causes. v0.10.x: a client disconnecting while its backend
+# connection is being read dereferences a nil net.Conn (network/client.go Receive; fixed in v0.11, which snapshots
+# the connection under a lock).
+KNOWN_GATEWAYD_PANICS = ("gatewayd/network.(*Client).Receive", "gatewayd/network.(*Client).Send")
+
+
+def known_gatewayd_race(lines: list[gatewayd.LogLine], plugin: str) -> bool:
+    """GatewayD died of one of its own known panics, and the plugin showed no trouble before."""
+    texts = [ln.text for ln in lines]
+    start = next((i for i, t in enumerate(texts) if t.startswith("panic: ")), None)
+    if start is None:
+        return False
+    frames = [t.strip() for t in texts[start:start + 8]]
+    ours = any(frame.startswith(f"github.com/gatewayd-io/{known}") for frame in frames
+               for known in KNOWN_GATEWAYD_PANICS)
+    troubled = any(ln.about(plugin) and ln.message in gatewayd.TROUBLE_MARKERS for ln in lines[:start])
+    return ours and not troubled
+
+
+def go_panic(lines: list[gatewayd.LogLine]) -> str:
+    """``: panic: …`` when GatewayD died of a Go panic (its stderr is in the log), else empty."""
+    panic = next((ln.text for ln in lines if ln.text.startswith(("panic: ", "fatal error: "))), None)
+    return f": {panic[:200]}" if panic else ""
+
+
+def why_exited(process: gatewayd.GatewayDProcess) -> str:
+    lines = gatewayd.parse_log(process.read_log())
+    code = process.exit_code
+    fatal = next((ln for ln in lines if ln.level in ("FTL", "PNC")), None)
+    lint = next((ln.text for ln in lines if "linting failed" in ln.text), None)
+    if lint:
+        return f"GatewayD exited with code {code}: {gatewayd.lint_error(lint)}"
+    if code == 7 or any("pool size is incorrect" in ln.text.lower() for ln in lines):
+        return f"GatewayD exited with code {code}: it could not fill its connection pool (is PostgreSQL reachable?)"
+    if fatal is not None:
+        return f"GatewayD exited with code {code}: {fatal.message} {gatewayd.log_field(fatal.text, 'error') or ''}"
+    if go_panic(lines):
+        return f"GatewayD exited with code {code}{go_panic(lines)}"
+    last_error = next((ln for ln in reversed(lines) if ln.level == "ERR"), None)
+    detail = f": {last_error.message}" if last_error else ""
+    return f"GatewayD exited with code {code} before it was ready{detail}"
