@@ -452,7 +452,7 @@ def test_known_gatewayd_race_is_told_apart_from_a_plugin_crash() -> None:
     one more GatewayD run; a panic after the plugin crashed, or any other panic, does not."""
     lines = gatewayd.parse_log(V0_10_3_PANIC)
     assert diagnose.known_gatewayd_race(lines, PLUGIN)
-    assert testplugin._go_panic(lines) == ": panic: runtime error: invalid memory address or nil pointer dereference"
+    assert diagnose.go_panic(lines) == ": panic: runtime error: invalid memory address or nil pointer dereference"
     crashed = f"2026-11-24T21:38:01Z ERR plugin process exited error=\"exit status 2\" plugin={PLUGIN}\n"
     assert not diagnose.known_gatewayd_race(gatewayd.parse_log(crashed + V0_10_3_PANIC), PLUGIN)
     other = V0_10_3_PANIC.replace("network.(*Client).Receive", "plugin.(*Registry).Run")
