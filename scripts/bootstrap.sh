@@ -18,18 +18,22 @@ python="${GPA_BOOTSTRAP_PYTHON:-}"
 if [[ -z "$python" ]]; then
   python="$(command -v python3 || command -v python || true)"
 fi
-if [[ -z "$python" ]] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+# One interpreter start does the version check, the venv key and the pip probe, and resolves the real
+# executable: later calls skip launchers such as pyenv's shims (~0.1 s each).
+probe='
+import hashlib, importlib.util, sys
+if sys.version_info < (3, 11):
+    sys.exit(1)
+digest = hashlib.sha256(open(sys.argv[1], "rb").read())
+digest.update(f"{sys.version}|{sys.executable}|{sys.argv[2]}".encode())
+print(digest.hexdigest()[:16], int(importlib.util.find_spec("pip") is not None))
+print(sys.executable)
+'
+if [[ -z "$python" ]] || ! info="$("$python" -c "$probe" "$requirements" "$root" 2>/dev/null)"; then
   echo "::error title=gatewayd-plugin-actions::needs Python >= 3.11; found ${python:-none} ($("${python:-false}" --version 2>&1 || true))" >&2
   exit 1
 fi
-
-key="$("$python" - "$requirements" "$root" <<'PY'
-import hashlib, sys
-digest = hashlib.sha256(open(sys.argv[1], "rb").read())
-digest.update(f"{sys.version}|{sys.executable}|{sys.argv[2]}".encode())
-print(digest.hexdigest()[:16])
-PY
-)"
+{ read -r key has_pip; IFS= read -r python; } <<<"$info"
 venv="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/gpa-venv-$key"
 bin="$venv/bin"
 [[ -d "$venv/Scripts" ]] && bin="$venv/Scripts"
@@ -45,7 +49,7 @@ if [[ ! -f "$venv/.complete" ]]; then
   flags=(--require-hashes --no-deps --only-binary :all: -r "$requirements")
   if command -v uv >/dev/null 2>&1; then
     uv pip install --quiet --python "$venv_python" "${flags[@]}"
-  elif "$python" -c 'import pip' 2>/dev/null; then
+  elif [[ "$has_pip" == 1 ]]; then
     # --target: the base interpreter's pip writes straight into the venv, no second pip start-up
     # (and no PEP 668 refusal: nothing goes into the base environment).
     "$python" -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
