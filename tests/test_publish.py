@@ -6,11 +6,14 @@ stderr, GITHUB_OUTPUT or the step summary.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -418,10 +421,17 @@ def test_tag_rules_block_publishing_name_the_draft(run_cli: RunCli, repo: FakeGi
 # --------------------------------------------------------------------------------------------------
 
 
-def test_ghes_path_prefix(run_cli: RunCli, publish_dist: PublishDist, tmp_path: Path) -> None:
-    with FakeGitHub(path_prefix="/api/v3", upload_prefix="/api/uploads") as fake:
+@contextlib.contextmanager
+def ghes(**options: Any) -> Iterator[FakeGitHub]:
+    """A GitHub Enterprise Server: API under /api/v3, uploads under /api/uploads, our repo and token."""
+    with FakeGitHub(path_prefix="/api/v3", upload_prefix="/api/uploads", **options) as fake:
         fake.add_repo(OWNER, REPO)
         fake.add_token(TOKEN, "write")
+        yield fake
+
+
+def test_ghes_path_prefix(run_cli: RunCli, publish_dist: PublishDist, tmp_path: Path) -> None:
+    with ghes() as fake:
         dist = publish_dist("v1.0.0")
         run = publish(run_cli, fake, tmp_path, dist, "v1.0.0")
         assert run.code == 0, run.text
@@ -436,9 +446,7 @@ def test_server_without_asset_digests(run_cli: RunCli, publish_dist: PublishDist
     """An older GHES (no asset ``digest``): every upload is verified by downloading and hashing it through
     the API (the redirect to the storage host drops the token), the live check reads the stored
     checksums.txt, and a re-run hashes the downloads to find them identical instead of uploading again."""
-    with FakeGitHub(path_prefix="/api/v3", upload_prefix="/api/uploads", asset_digests=False) as fake:
-        fake.add_repo(OWNER, REPO)
-        fake.add_token(TOKEN, "write")
+    with ghes(asset_digests=False) as fake:
         dist = publish_dist("v1.0.0")
         run = publish(run_cli, fake, tmp_path, dist, "v1.0.0")
         assert run.code == 0, run.text
