@@ -179,7 +179,7 @@ class Publisher(PublishContext):
                 if exc.status != 0 and exc.status < 500:
                     raise
                 say(f"  creating the draft failed ({exc.status or 'no response'}); checking "
-                                    "whether it was created anyway")
+                    "whether it was created anyway")
                 drafts = self.poll(lambda: [r for r in self.releases_for_tag() if r.get("draft")] or None,
                                     "the draft", tries=3)
                 if drafts:
@@ -245,7 +245,7 @@ class Publisher(PublishContext):
         if latest_tag and latest_tag != self.tag and contract.is_valid_tag(latest_tag) \
                 and Version.parse(latest_tag) > self.dist.version:
             say(f"  {self.tag} is older than the latest release {latest_tag}: not making it "
-                                "latest (a back-port)")
+                "latest (a back-port)")
             return "false", latest_tag
         return "true", latest_tag
 
@@ -267,7 +267,7 @@ class Publisher(PublishContext):
         except GitHubError as exc:
             if exc.status == 422 and exc.has_code("already_exists"):
                 say(f"  another job published {self.tag} first; checking its assets and "
-                                    "dropping our duplicate draft")
+                    "dropping our duplicate draft")
                 self.client.delete_release(self.owner, self.repo, int(draft["id"]))
                 self.our_draft = None
                 raise Retry from None
@@ -289,7 +289,7 @@ class Publisher(PublishContext):
         self.outcome.published_now = True
         self.our_draft = None
         say(f"  published {self.tag} (prerelease={str(self.want_prerelease).lower()}, "
-                            f"make_latest={make_latest})")
+            f"make_latest={make_latest})")
         return release
 
     # ---- the flow -------------------------------------------------------------------------------

@@ -100,8 +100,8 @@ def upload_one(ctx: PublishContext, release: JSON, local: LocalAsset) -> JSON:
             if not (duplicate or exc.status == 0 or exc.status >= 500) or attempt == UPLOAD_ATTEMPTS:
                 raise
             say(f"  upload of {local.name} failed "
-                                f"({'name taken' if duplicate else exc.status or 'connection lost'}); "
-                                "reconciling")
+                f"({'name taken' if duplicate else exc.status or 'connection lost'}); "
+                "reconciling")
             existing = find_asset(ctx, release, local.name)
             if duplicate and existing is None:  # GitHub has it but does not list it yet
                 existing = ctx.poll(lambda: find_asset(ctx, release, local.name), local.name, tries=3)
@@ -196,7 +196,7 @@ def sync(ctx: PublishContext, release: JSON, *, prune: bool, fresh: bool = False
             return
         if round_number == 1:
             say(f"  {len(plan.keep)} assets already uploaded with the same sha256, "
-                                f"{len(plan.upload)} to upload, {len(plan.delete)} to delete")
+                f"{len(plan.upload)} to upload, {len(plan.delete)} to delete")
         for asset in plan.delete:
             if ctx.client.delete_asset(ctx.owner, ctx.repo, int(asset["id"])):
                 ctx.outcome.deleted.append(str(asset.get("name")))
