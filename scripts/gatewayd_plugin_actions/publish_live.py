@@ -39,10 +39,12 @@ def verify_live(ctx: PublishContext, release_id: int, *, check_latest: bool) -> 
         release, assets = ctx.together(lambda: ctx.client.get_release(ctx.owner, ctx.repo, release_id),
                                         lambda: publish_assets.settled_assets(ctx, {"id": release_id}, expected))
         latest_tag = None
+        if release is None:
+            raise UserError(f"draft release {release_id} for {ctx.tag} is gone (deleted while this job ran?)")
     else:
         release, assets, latest_tag = ctx.together(
             lambda: ctx.poll(lambda: ctx.client.get_release_by_tag(ctx.owner, ctx.repo, ctx.tag),
-                               f"published release {ctx.tag}"),
+                             f"published release {ctx.tag}"),
             lambda: publish_assets.settled_assets(ctx, {"id": release_id}, expected),
             lambda: read_latest_tag(ctx, expect=expect_latest))
         if release is None:
@@ -51,7 +53,6 @@ def verify_live(ctx: PublishContext, release_id: int, *, check_latest: bool) -> 
         if int(release["id"]) != release_id:
             problems.append(Problem(f"GET /releases/tags/{ctx.tag} returns release {release['id']}, not "
                                     f"{release_id}: the installer would read another release's assets", where))
-    assert release is not None
     ctx.outcome.release = release
     ctx.outcome.assets = assets
     names = [str(a.get("name")) for a in assets]
