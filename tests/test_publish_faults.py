@@ -4,7 +4,9 @@ complete and correct (exactly one release, every digest equal to the dist), or f
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,12 +15,22 @@ from tests.fake_github import FakeGitHub
 from tests.fixtures_github import OWNER, REPO, TOKEN, PublishDist
 from tests.test_publish import assert_complete, publish, releases_for
 
+# Every scenario runs against two servers that differ where GitHub deployments differ: github.com, and an
+# older GitHub Enterprise Server (API under /api/v3, uploads under /api/uploads, no asset ``digest``, so
+# every upload is verified by downloading it, and assets listed by name).
+SERVERS: dict[str, dict[str, Any]] = {
+    "github.com": {},
+    "older GHES": {"path_prefix": "/api/v3", "upload_prefix": "/api/uploads", "asset_digests": False,
+                   "asset_order": "name"},
+}
 
-@pytest.fixture
-def repo(fake_github: FakeGitHub) -> FakeGitHub:
-    fake_github.add_repo(OWNER, REPO)
-    fake_github.add_token(TOKEN, "write")
-    return fake_github
+
+@pytest.fixture(params=list(SERVERS))
+def repo(request: pytest.FixtureRequest) -> Iterator[FakeGitHub]:
+    with FakeGitHub(**SERVERS[request.param]) as fake:
+        fake.add_repo(OWNER, REPO)
+        fake.add_token(TOKEN, "write")
+        yield fake
 
 
 def fired(fake: FakeGitHub, name: str) -> int:
