@@ -33,7 +33,8 @@ if [[ -z "$python" ]] || ! info="$("$python" -c "$probe" "$requirements" "$root"
   echo "::error title=gatewayd-plugin-actions::needs Python >= 3.11; found ${python:-none} ($("${python:-false}" --version 2>&1 || true))" >&2
   exit 1
 fi
-{ read -r key has_pip; IFS= read -r python; } <<<"$info"
+{ read -r key has_pip; IFS= read -r executable || true; } <<<"$info"
+[[ -n "$executable" ]] && python="$executable"  # sys.executable can be empty in odd embeddings
 venv="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/gpa-venv-$key"
 bin="$venv/bin"
 [[ -d "$venv/Scripts" ]] && bin="$venv/Scripts"
