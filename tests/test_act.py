@@ -80,15 +80,20 @@ def git(workspace: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=workspace, env=env, check=True, capture_output=True)
 
 
-def make_workspace(root: Path, workflow: str) -> Path:
-    workspace = root / "repo"
-    workspace.mkdir()
+def copy_actions(target: Path) -> None:
+    """The files the composites need (their action.yml files, scripts, requirements), as a checkout has them."""
     for name in COPIED:
         source = REPO_ROOT / name
         if source.is_dir():
-            shutil.copytree(source, workspace / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         elif source.is_file():
-            shutil.copy2(source, workspace / name)
+            shutil.copy2(source, target / name)
+
+
+def make_workspace(root: Path, workflow: str) -> Path:
+    workspace = root / "repo"
+    workspace.mkdir()
+    copy_actions(workspace)
     copy_plugin(EXAMPLE_PLUGIN, workspace / "examples" / "gatewayd-plugin-example")
     (workspace / ".github" / "workflows").mkdir(parents=True)
     shutil.copy2(ACT_DIR / "workflows" / workflow, workspace / ".github" / "workflows" / workflow)
@@ -255,12 +260,7 @@ def make_plugin_repository(root: Path, tag: str | None = None) -> tuple[Path, Pa
     a copy of this repository that act serves for ``gatewayd-plugin-actions/gatewayd-plugin-actions@v1``."""
     actions = root / "gatewayd-plugin-actions"
     actions.mkdir()
-    for name in COPIED:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, actions / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        elif source.is_file():
-            shutil.copy2(source, actions / name)
+    copy_actions(actions)
     plugin = copy_plugin(EXAMPLE_PLUGIN, root / "gatewayd-plugin-example")
     (plugin / ".github" / "workflows").mkdir(parents=True)
     for template in ("test.yaml", "release.yaml"):
