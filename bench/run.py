@@ -27,12 +27,7 @@ def main() -> int:
     for name in SECTIONS:
         if args.only and not name.endswith(args.only):
             continue
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+        module = importlib.import_module(name)
         print(f"running {name}…", file=sys.stderr, flush=True)
         section = module.run()
         print(section, flush=True)

@@ -18,14 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from tools import gobin
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO_ROOT / "examples" / "gatewayd-plugin-example"
 VERSIONS = ("v0.10.3", "v0.11.1")
 
 
 def _gatewayd(version: str) -> str:
-    return subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "gobin.py"), f"gatewayd-{version}"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    return str(gobin.ensure(gobin.PROGRAMS[f"gatewayd-{version}"]))
 
 
 def _once(project: Path, gatewayd: str, output: Path) -> tuple[float, float, int]:

@@ -36,16 +36,18 @@ fi
 { read -r key has_pip; IFS= read -r executable || true; } <<<"$info"
 [[ -n "$executable" ]] && python="$executable"  # sys.executable can be empty in odd embeddings
 venv="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/gpa-venv-$key"
-bin="$venv/bin"
-[[ -d "$venv/Scripts" ]] && bin="$venv/Scripts"
-
+fresh=false
 if [[ ! -f "$venv/.complete" ]]; then
   rm -rf "$venv"
   "$python" -m venv --without-pip "$venv"
-  bin="$venv/bin"
-  [[ -d "$venv/Scripts" ]] && bin="$venv/Scripts"
-  venv_python="$bin/python"
-  [[ -x "$venv_python" ]] || venv_python="$bin/python.exe"
+  fresh=true
+fi
+bin="$venv/bin"
+[[ -d "$venv/Scripts" ]] && bin="$venv/Scripts"  # Windows
+venv_python="$bin/python"
+[[ -x "$venv_python" ]] || venv_python="$bin/python.exe"
+
+if [[ "$fresh" == true ]]; then
   site="$("$venv_python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
   flags=(--require-hashes --no-deps --only-binary :all: -r "$requirements")
   if command -v uv >/dev/null 2>&1; then
@@ -63,8 +65,6 @@ if [[ ! -f "$venv/.complete" ]]; then
   touch "$venv/.complete"
 fi
 
-venv_python="$bin/python"
-[[ -x "$venv_python" ]] || venv_python="$bin/python.exe"
 if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
   echo "python=$venv_python" >>"$GITHUB_OUTPUT"
 else

@@ -170,13 +170,9 @@ def ensure(program: Program) -> Path:
         os.close(fd)
         tmp = Path(tmp_name)
         env = dict(os.environ, CGO_ENABLED="0", GOWORK="off", GOFLAGS="")
-        try:
-            result = subprocess.run(["go", *args, "-o", str(tmp), program.package], cwd=TOOLS_GO / program.name,
-                                    env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                                    check=False)
-        except FileNotFoundError as exc:
-            tmp.unlink(missing_ok=True)
-            raise GobinError("`go` is not on PATH; install Go to build the pinned tools") from exc
+        # plan() already ran `go env` (toolchain()): a missing `go` was reported there.
+        result = subprocess.run(["go", *args, "-o", str(tmp), program.package], cwd=TOOLS_GO / program.name,
+                                env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
         if result.returncode != 0:
             tmp.unlink(missing_ok=True)
             raise GobinError(f"building {program.name} failed: {first_error(result.stderr)}")

@@ -8,6 +8,7 @@ keyed by the Go version restores exactly what this Go built.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -60,6 +61,7 @@ def go_env(project: Path, *names: str) -> list[str]:
     return result.stdout.splitlines()
 
 
+@functools.cache  # asked by the command and again by ensure_tool within one run
 def go_version(project: Path) -> str:
     """The Go the project builds with, e.g. ``go1.24.6``."""
     return go_env(project, "GOVERSION")[0].strip()

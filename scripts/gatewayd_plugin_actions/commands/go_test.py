@@ -7,7 +7,6 @@ summary table even when an earlier check failed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -16,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gatewayd_plugin_actions import actions_io, golangci, gotest, gotools, govuln
+from gatewayd_plugin_actions import actions_io, contract, golangci, gotest, gotools, govuln
 from gatewayd_plugin_actions.errors import UserError
 
 
@@ -64,10 +63,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     summary.set_defaults(func=run_summary)
 
 
-def _write_report(args: argparse.Namespace, name: str, data: dict[str, Any]) -> None:
-    if args.report_dir:
-        args.report_dir.mkdir(parents=True, exist_ok=True)
-        (args.report_dir / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
+def _write_report(report_dir: Path | None, name: str, data: dict[str, Any]) -> None:
+    if report_dir:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
 
 
 def _project_dir(args: argparse.Namespace) -> Path:
@@ -75,10 +74,6 @@ def _project_dir(args: argparse.Namespace) -> Path:
     if not (project / "go.mod").is_file():
         raise UserError(f"{args.project}: no go.mod here; set working-directory to the plugin's Go module")
     return project
-
-
-def _hash_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "none"
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -89,7 +84,8 @@ def run_plan(args: argparse.Namespace) -> int:
     system = f"{platform.system()}-{platform.machine()}".lower()
     prefix = (f"gatewayd-plugin-actions-test-{system}-{goversion}-golangci-lint-{lint.version}-"
               f"govulncheck-{govuln.GOVULNCHECK.version}-")
-    key = prefix + _hash_file(project / "go.sum")
+    go_sum = project / "go.sum"
+    key = prefix + (contract.sha256_file(go_sum)[:16] if go_sum.is_file() else "none")
     report_dir = args.report_dir or Path(tempfile.mkdtemp(prefix="gpa-test.", dir=os.environ.get("RUNNER_TEMP")))
     actions_io.progress(f"Go: {goversion}")
     actions_io.progress(f"golangci-lint: {lint.version} ({lint.reason})")
@@ -107,7 +103,7 @@ def run_plan(args: argparse.Namespace) -> int:
     }
     for name, value in outputs.items():
         actions_io.set_output(name, value)
-    _write_report(argparse.Namespace(report_dir=report_dir), "plan", outputs)
+    _write_report(report_dir, "plan", outputs)
     return 0
 
 
@@ -126,8 +122,8 @@ def run_lint(args: argparse.Namespace) -> int:
         result = golangci.run_lint(project, lint, extra)
     actions_io.report(result.findings)
     errors = sum(1 for p in result.findings if p.is_error)
-    _write_report(args, "lint", {"version": lint.version, "findings": result.count, "errors": errors,
-                                 "config": str(lint.config or "")})
+    _write_report(args.report_dir, "lint", {"version": lint.version, "findings": result.count, "errors": errors,
+                                            "config": str(lint.config or "")})
     actions_io.set_output("lint-findings", str(result.count))
     actions_io.progress(f"golangci-lint {lint.version}: {result.count} finding(s)")
     return 1 if result.exit_code != 0 else 0
@@ -139,7 +135,7 @@ def run_govulncheck(args: argparse.Namespace) -> int:
         vulns = govuln.run_govulncheck(project, args.packages, args.db)
     actions_io.report(govuln.problems(vulns))
     called = [v for v in vulns if v.called]
-    _write_report(args, "govulncheck", {
+    _write_report(args.report_dir, "govulncheck", {
         "version": govuln.GOVULNCHECK.version, "called": len(called), "other": len(vulns) - len(called),
         "ids": [v.osv for v in called]})
     actions_io.set_output("vulnerabilities", str(len(called)))
@@ -155,10 +151,10 @@ def run_go_test(args: argparse.Namespace) -> int:
     problems = gotest.failure_problems(report, project)
     actions_io.report(problems)
     coverage = "" if report.coverage is None else f"{report.coverage:.1f}"
-    _write_report(args, "go-test", {"passed": report.passed, "failed": report.failed, "skipped": report.skipped,
-                                    "coverage": report.coverage, "failed_packages": len(report.failed_packages),
-                                    "build_errors": len(report.build_errors),
-                                    "failures": [str(p) for p in problems[:20]]})
+    _write_report(args.report_dir, "go-test", {
+        "passed": report.passed, "failed": report.failed, "skipped": report.skipped, "coverage": report.coverage,
+        "failed_packages": len(report.failed_packages), "build_errors": len(report.build_errors),
+        "failures": [str(p) for p in problems[:20]]})
     actions_io.set_output("tests-passed", str(report.passed))
     actions_io.set_output("tests-failed", str(report.failed))
     actions_io.set_output("coverage", coverage)
