@@ -376,6 +376,8 @@ def test_option_checks() -> None:
         testplugin.run_test_plugin(testplugin.TestPluginOptions(project=EXAMPLE_PLUGIN, health_check_period="1x"))
     with pytest.raises(testplugin.UserError, match="expected KEY=VALUE"):
         testplugin.run_test_plugin(testplugin.TestPluginOptions(project=EXAMPLE_PLUGIN, plugin_env=["NOPE"]))
+    with pytest.raises(testplugin.UserError, match="--plugin-args \"'--flag\": No closing quotation"):
+        testplugin.run_test_plugin(testplugin.TestPluginOptions(project=EXAMPLE_PLUGIN, plugin_args="'--flag"))
     with pytest.raises(testplugin.UserError, match="--expect-file needs --sql-file"):
         testplugin.run_test_plugin(testplugin.TestPluginOptions(project=EXAMPLE_PLUGIN, expect_file=Path("x")))
     assert testplugin.parse_seconds("1m30s") == 90 and testplugin.parse_seconds("250ms") == 0.25

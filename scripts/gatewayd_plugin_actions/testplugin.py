@@ -150,6 +150,16 @@ def settle_seconds(options: TestPluginOptions) -> float:
     return options.settle if options.settle is not None else minimum + 0.5
 
 
+def parse_plugin_args(text: str | None) -> list[str] | None:
+    """``--plugin-args`` split like a shell would (None keeps the manifest's args)."""
+    if text is None:
+        return None
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise UserError(f"--plugin-args {text!r}: {exc}") from None
+
+
 def parse_env_overrides(items: list[str]) -> list[tuple[str, str]]:
     pairs = []
     for item in items:
@@ -259,7 +269,7 @@ def _write_configs(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_pat
     opts = run.options
     assert ctx.manifest is not None
     with run.stage("configs"):
-        args = shlex.split(opts.plugin_args) if opts.plugin_args is not None else None
+        args = parse_plugin_args(opts.plugin_args)
         text = plugins_config(ctx.manifest.path, local_path, opts.checksum or checksum,
                               parse_env_overrides(opts.plugin_env), args, opts.health_check_period)
         plugins_path = run.work / "gatewayd_plugins.yaml"
@@ -567,6 +577,7 @@ def run_test_plugin(options: TestPluginOptions) -> Report:
     if options.checksum is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", options.checksum):
         raise UserError("--checksum must be 64 hex digits")
     parse_env_overrides(options.plugin_env)
+    parse_plugin_args(options.plugin_args)  # bad quoting is reported before anything is built
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="gpa-test-plugin-"))
     sockets = socket_dir(root)
