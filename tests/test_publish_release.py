@@ -25,6 +25,10 @@ def test_release_builds_and_publishes(run_cli: RunCli, fake_github: FakeGitHub, 
     assert "published" in run.result.stderr
     latest = fake_github.latest_release(OWNER, REPO)
     assert latest is not None and latest.tag_name == "v0.2.0"
+    # The repository is preflighted once, before building; the archives checked while building are not
+    # checked (unpacked and hashed) again before publishing.
+    assert len(fake_github.requests("GET", "repo")) == 1
+    assert run.result.stderr.count("verified gatewayd-plugin-example-linux-amd64-v0.2.0.tar.gz") == 1
     # a re-run rebuilds byte-identical archives, so it changes nothing
     fake_github.clear_log()
     result = run_cli("release", "--project", example_project, "--version", "v0.2.0", "--targets",

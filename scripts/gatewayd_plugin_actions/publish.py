@@ -320,7 +320,6 @@ class Publisher(PublishContext):
 
     def run(self) -> Outcome:
         started = time.monotonic()
-        require_token(self.client)
         try:
             for attempt in range(SYNC_ROUNDS):
                 try:
@@ -374,7 +373,7 @@ class Publisher(PublishContext):
             raise Retry
 
     def _run_once(self, *, first: bool) -> Outcome:
-        published, drafts = self.locate(preflight=first)
+        published, drafts = self.locate(preflight=first and not self.options.preflighted)
         if published is not None:
             return self._finish_published(published)
         draft = drafts[0] if drafts else None

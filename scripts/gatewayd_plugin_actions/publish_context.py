@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.contract import Target
 from gatewayd_plugin_actions.github_api import JSON, GitHubClient, split_repository
+from gatewayd_plugin_actions.verify import ArchiveResult
 from gatewayd_plugin_actions.version import Version
 
 UPLOAD_ATTEMPTS = 5
@@ -36,6 +37,9 @@ class PublishOptions:
     title: str | None = None
     target_commitish: str | None = None
     merge_dir: Path | None = None
+    # Set by `release`, which has just built and checked the dist and preflighted the repository.
+    checked_archives: dict[str, ArchiveResult] | None = None
+    preflighted: bool = False
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def load_dist(options: PublishOptions) -> Dist:
     targets = ([Target.parse(str(t)) for t in listed] if isinstance(listed, list) and listed
                else verify.infer_targets(names, plugin))
     with actions_io.group(f"verify {path} before publishing"):
-        report = verify.verify_dist(path, plugin, tag, targets, options.repository)
+        report = verify.verify_dist(path, plugin, tag, targets, options.repository,
+                                    checked_archives=options.checked_archives)
         actions_io.report(report.problems)
     Findings(report.problems).raise_if_errors(f"{path} is not installable, so nothing was published")
     assets = []
@@ -53,5 +54,6 @@ def load_dist(options: PublishOptions) -> Dist:
         size = file.stat().st_size
         if size > MAX_ASSET_BYTES:
             raise UserError(f"{name} is {size} bytes; GitHub release assets must be under 2 GiB")
-        assets.append(LocalAsset(name, file, contract.sha256_file(file), size))
+        sha256 = report.sha256.get(name) or contract.sha256_file(file)  # archives were hashed when checked
+        assets.append(LocalAsset(name, file, sha256, size))
     return Dist(path, plugin, version, targets, assets)

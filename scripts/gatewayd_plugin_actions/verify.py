@@ -26,6 +26,7 @@ from gatewayd_plugin_actions.manifest import check_manifest
 class VerifyReport:
     checked: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    sha256: dict[str, str] = field(default_factory=dict)  # archive name → sha256, as checked
 
     @property
     def errors(self) -> list[Problem]:
@@ -88,11 +89,11 @@ def verify_dist(dist: Path, plugin: str, tag: str | None, targets: list[Target],
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(jobs)))) as pool:
         fresh = list(pool.map(lambda job: verify_archive(dist / job[1], job[0], plugin, repository), jobs))
     results = [done[n] for n in archives.values() if n is not None and n in done] + fresh
+    report.sha256 = {result.name: result.sha256 for result in results}
     checksums_path = dist / contract.CHECKSUMS_ASSET
     if checksums_path.is_file():
         text = checksums_path.read_text(encoding="utf-8", errors="replace")
-        shas = {result.name: result.sha256 for result in results}
-        report.problems += contract.check_checksums(text, shas, str(checksums_path))
+        report.problems += contract.check_checksums(text, report.sha256, str(checksums_path))
         report.checked.append("checksums.txt: GNU sha256sum lines; the installer's first matching line has "
                               "each archive's hash")
     for result in results:

@@ -57,6 +57,8 @@ def run_full(args: argparse.Namespace) -> int:
     pipeline.set_release_outputs(ctx)
     publish_opts.tag = ctx.tag
     publish_opts.repository = repository
+    publish_opts.checked_archives = ctx.checked_archives  # verified a moment ago: not unpacked again
+    publish_opts.preflighted = True
     dist, outcome = run_publish(publish_opts, client)
     state = "already published, nothing changed" if outcome.nothing_to_do else (
         "uploaded to a draft" if publish_opts.draft else "published")
