@@ -236,15 +236,10 @@ def strip_url_template(url: str) -> str:
 
 @dataclass
 class Stats:
-    """What the client did, for progress lines and tests."""
+    """What the client did, for tests: the rate-limit waits it made itself (urllib3's are not counted)."""
 
-    requests: int = 0
     rate_limit_waits: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def count(self) -> None:
-        with self.lock:
-            self.requests += 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -328,7 +323,6 @@ class GitHubClient:
         read_timeout = timeout or self.limits.timeout
         for attempt in range(self.limits.rate_limit_attempts + 1):
             stream_in = body() if body is not None else None
-            self.stats.count()
             try:
                 response = self._session().request(
                     method, url, params=params, json=json_body, data=stream_in, headers=headers,
@@ -439,16 +433,12 @@ class GitHubClient:
     def list_assets(self, owner: str, repo: str, release_id: int) -> list[JSON]:
         return list(self.paginate(f"{self._repo(owner, repo)}/releases/{release_id}/assets"))
 
-    def get_asset(self, owner: str, repo: str, asset_id: int) -> JSON | None:
-        response = self.request("GET", f"{self._repo(owner, repo)}/releases/assets/{asset_id}", allow=(404,))
-        return None if response.status_code == 404 else _as_dict(response)
-
     def delete_asset(self, owner: str, repo: str, asset_id: int) -> bool:
         """Delete an asset; False if it was already gone (another writer won: that is fine)."""
         response = self.request("DELETE", f"{self._repo(owner, repo)}/releases/assets/{asset_id}", allow=(404,))
         return response.status_code != 404
 
-    def upload_asset(self, release: JSON, path: Path, name: str | None = None, label: str | None = None) -> JSON:
+    def upload_asset(self, release: JSON, path: Path, name: str | None = None) -> JSON:
         """POST ``path`` to the release's ``upload_url``, streamed from disk. Not retried on errors: the
         caller reconciles (a 502 can leave a ``starter`` asset that blocks the name)."""
         upload_url = release.get("upload_url")
@@ -456,7 +446,7 @@ class GitHubClient:
             raise UserError(f"release {release.get('id')} has no upload_url")
         asset_name = name or path.name
         size = path.stat().st_size
-        params = {"name": asset_name, **({"label": label} if label else {})}
+        params = {"name": asset_name}
         headers = {"Content-Type": content_type_for(asset_name), "Content-Length": str(size)}
         data: JSON = self.json("POST", strip_url_template(upload_url), params=params, headers=headers,
                                body=lambda: path.open("rb"), timeout=self.limits.upload_timeout)
@@ -485,10 +475,6 @@ class GitHubClient:
             response.close()
         partial.replace(dest)
         return dest
-
-    def download_text(self, url: str, accept: str = "application/octet-stream") -> str:
-        response = self.request("GET", url, headers={"Accept": accept})
-        return response.content.decode("utf-8", errors="replace")
 
 
 # --------------------------------------------------------------------------------------------------

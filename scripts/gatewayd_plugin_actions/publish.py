@@ -108,7 +108,7 @@ class Publisher(PublishContext):
         self.published_tags: list[str] | None = None  # from the last full list of releases
         self._notes: Future[str] | None = None
         self._notes_for: int | None = None  # id of the draft we created without a body (notes go in on publish)
-        self._latest: Future[JSON | None] | None = None
+        self._latest: Future[str | None] | None = None  # the tag /releases/latest named, read ahead
         self._created_id: int | None = None  # the draft this round's create made (empty until we upload)
 
     def releases_for_tag(self) -> list[JSON]:
@@ -117,6 +117,9 @@ class Publisher(PublishContext):
         self.published_tags = [str(r.get("tag_name")) for r in everything if not r.get("draft")]
         found = [r for r in everything if r.get("tag_name") == self.tag]
         return sorted(found, key=lambda r: int(r["id"]))
+
+    def drafts_for_tag(self) -> list[JSON]:
+        return [r for r in self.releases_for_tag() if r.get("draft")]
 
     def locate(self, *, preflight: bool = False) -> tuple[JSON | None, list[JSON]]:
         """(published release for the tag or None, drafts for the tag oldest first); with ``preflight``
@@ -139,8 +142,6 @@ class Publisher(PublishContext):
                 return truncate_notes(self.options.notes_file.read_text(encoding="utf-8"))
             except OSError as exc:
                 raise UserError(f"--notes-file {self.options.notes_file}: {exc.strerror}") from None
-        if self.published_tags is None:
-            self.releases_for_tag()
         previous = previous_tag(self.published_tags or [], self.dist.version)
         try:
             body = self.client.generate_notes(self.owner, self.repo, self.tag, previous,
@@ -180,8 +181,7 @@ class Publisher(PublishContext):
                     raise
                 say(f"  creating the draft failed ({exc.status or 'no response'}); checking "
                     "whether it was created anyway")
-                drafts = self.poll(lambda: [r for r in self.releases_for_tag() if r.get("draft")] or None,
-                                    "the draft", tries=3)
+                drafts = self.poll(lambda: self.drafts_for_tag() or None, "the draft", tries=3)
                 if drafts:
                     return drafts[0]
                 if attempt == UPLOAD_ATTEMPTS:
@@ -200,8 +200,7 @@ class Publisher(PublishContext):
         """Two jobs racing may each create a draft: everyone keeps the oldest. Empty younger drafts are
         deleted here; a younger one already holding uploads is deleted by the job that made it, which
         runs this same check beside its uploads and moves over to the oldest draft."""
-        drafts = self.poll(lambda: [r for r in self.releases_for_tag() if r.get("draft")] or None,
-                            f"draft {ours['id']}", tries=4) or [ours]
+        drafts = self.poll(lambda: self.drafts_for_tag() or None, f"draft {ours['id']}", tries=4) or [ours]
         if all(int(d["id"]) != int(ours["id"]) for d in drafts):
             drafts = sorted([*drafts, ours], key=lambda r: int(r["id"]))
         keep = drafts[0]
@@ -230,10 +229,9 @@ class Publisher(PublishContext):
     def decide_make_latest(self) -> tuple[str, str | None]:
         """(make_latest string, tag of the current latest release)."""
         if self._latest is not None:
-            latest, self._latest = self._latest.result(), None
+            latest_tag, self._latest = self._latest.result(), None
         else:
-            latest = self.client.get_latest_release(self.owner, self.repo)
-        latest_tag = str(latest.get("tag_name")) if latest else None
+            latest_tag = publish_live.read_latest_tag(self)
         choice = self.options.make_latest
         if self.want_prerelease:
             if choice == "true":
@@ -252,7 +250,7 @@ class Publisher(PublishContext):
     def prefetch_latest(self) -> None:
         """Read /releases/latest for the make_latest decision while the uploads are being confirmed."""
         if not self.options.draft:
-            self._latest = self.start(lambda: self.client.get_latest_release(self.owner, self.repo))
+            self._latest = self.start(lambda: publish_live.read_latest_tag(self))
 
     def publish(self, draft: JSON) -> JSON:
         make_latest, latest_tag = self.decide_make_latest()
