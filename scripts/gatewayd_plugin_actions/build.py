@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.context import Binary, ReleaseContext
 from gatewayd_plugin_actions.contract import Target, sha256_file
 from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.gotools import go_binary
 
 BUILD_DIR = ".build"  # inside dist/: per-target binaries before packaging
 
@@ -91,13 +91,6 @@ def resolve_version_variable(project: Path, requested: str | None) -> str | None
         raise UserError(f"no string variable {name} in {directory}; the linker would ignore "
                         f"-X {requested} silently and the plugin would report the wrong version")
     return requested
-
-
-def go_binary() -> str:
-    path = shutil.which("go")
-    if path is None:
-        raise UserError("`go` is not on PATH; install Go (on Actions: actions/setup-go with go-version-file)")
-    return path
 
 
 def ldflags(ctx: ReleaseContext) -> str:

@@ -25,6 +25,8 @@ from gatewayd_plugin_actions.errors import Problem
 
 MAGIC_COOKIE_KEY = "GATEWAYD_PLUGIN"
 MAGIC_COOKIE_VALUE = "5712b87aa5d7e9f9e9ab643e6603181c5b796015cb1c09d6f5ada882bf2a1872"
+# What go-plugin prints when a plugin binary is started without (or with a wrong) magic cookie.
+COOKIE_REFUSAL_MARKERS = ("This binary is a plugin", "Misconfigured ServeConfig")
 
 MANIFEST_FILE = "gatewayd_plugin.yaml"
 CHECKSUMS_ASSET = "checksums.txt"

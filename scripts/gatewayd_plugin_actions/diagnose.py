@@ -15,7 +15,7 @@ def plugin_lines(lines: list[gatewayd.LogLine], plugin: str) -> list[gatewayd.Lo
 def relevant_lines(lines: list[gatewayd.LogLine], plugin: str) -> list[str]:
     """The log lines a human needs: info and up about the plugin, debug lines that explain a skip or a refused
     handshake, every error, and the head of a Go panic."""
-    explains = (*gatewayd.SKIP_MARKERS, *gatewayd.COOKIE_MARKERS)
+    explains = (*gatewayd.SKIP_MARKERS, *contract.COOKIE_REFUSAL_MARKERS)
     picked: list[str] = []
     panic_left = 0
     for line in lines:
@@ -43,7 +43,7 @@ def why_not_loaded(lines: list[gatewayd.LogLine], plugin: str) -> str:
         extra = [part.strip() for part in error.splitlines()[1:2] if part.strip()]
         if extra:
             reason += " " + extra[0]
-    if any(m in texts for m in gatewayd.COOKIE_MARKERS):
+    if any(m in texts for m in contract.COOKIE_REFUSAL_MARKERS):
         reason += ("; the plugin refused to serve: no or wrong magic cookie (plugins[0].env needs "
                    f"MAGIC_COOKIE_KEY={contract.MAGIC_COOKIE_KEY} and MAGIC_COOKIE_VALUE=…)")
     elif "checksums did not match" in texts:

@@ -135,7 +135,6 @@ SKIP_MARKERS = ("Plugin is disabled", "Local file of the plugin doesn't exist or
                 "Checksum of plugin doesn't exist or is not set", "Failed to decode checksum",
                 "Invalid checksum length", "Failed to dispense plugin", "Failed to get plugin metadata")
 # What go-plugin's Serve prints when the magic cookie is missing or wrong (relayed from the plugin).
-COOKIE_MARKERS = ("Misconfigured ServeConfig", "This binary is a plugin")
 # Environment GatewayD may keep: GATEWAYD_* would be read into its config, and everything it has
 # overrides the plugin's configured env (contract §3.3), so it starts from almost nothing.
 KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
@@ -143,12 +142,11 @@ LOG_LINE_RE = re.compile(r"^(?P<time>\S+) (?P<level>TRC|DBG|INF|WRN|ERR|FTL|PNC)
 HEALTHZ_POLL_SECONDS = 0.02
 
 
-def scrubbed_env(tmpdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+def scrubbed_env(tmpdir: Path) -> dict[str, str]:
     """The environment for ``gatewayd run``: a few basics, ``TMPDIR`` inside the run (plugin sockets land
     there and go away with it), and nothing else from the caller."""
     env = {key: os.environ[key] for key in KEPT_ENV if key in os.environ}
     env["TMPDIR"] = str(tmpdir)
-    env.update(extra or {})
     return env
 
 

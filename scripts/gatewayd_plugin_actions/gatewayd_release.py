@@ -39,7 +39,6 @@ class GatewayDBinary:
     tag: str  # the release tag, e.g. v0.11.1 ("" for a binary given by path)
     source: str  # "download", "cache" or "path"
     archive: str = ""  # asset name it came from
-    archive_sha256: str = ""
 
 
 def binary_name(target: Target) -> str:
@@ -69,8 +68,7 @@ def _cached(directory: Path, target: Target) -> GatewayDBinary | None:
         return None
     if not binary.is_file() or contract.sha256_file(binary) != record.get("binary_sha256"):
         return None
-    return GatewayDBinary(binary, str(record.get("tag")), "cache", str(record.get("archive", "")),
-                          str(record.get("archive_sha256", "")))
+    return GatewayDBinary(binary, str(record.get("tag")), "cache", str(record.get("archive", "")))
 
 
 def _release(client: GitHubClient, version: str) -> dict[str, Any]:
@@ -107,8 +105,9 @@ def _extract_binary(archive: Path, member: str, dest: Path) -> None:
     dest.chmod(0o755)
 
 
-def verify_archive(archive: Path, checksums_text: str, target: Target) -> str:
-    """Check a downloaded GatewayD archive against ``checksums.txt``; returns the binary's member name.
+def verify_archive(archive: Path, checksums_text: str, target: Target) -> tuple[str, str]:
+    """Check a downloaded GatewayD archive against ``checksums.txt``; returns (the binary's member name,
+    the archive's sha256).
 
     The hash is looked up exactly as ``gatewayd plugin install`` does (the first line containing the
     asset name), but a missing line is an error, not a silent skip.
@@ -129,7 +128,7 @@ def verify_archive(archive: Path, checksums_text: str, target: Target) -> str:
     if member is None:
         raise UserError(f"{name} has no {wanted} at its root (members: "
                         f"{', '.join(m.name for m in contents.members[:8])})")
-    return member.name
+    return member.name, actual
 
 
 def fetch(version: str = "latest", *, client: GitHubClient | None = None, target: Target | None = None,
@@ -167,12 +166,12 @@ def fetch(version: str = "latest", *, client: GitHubClient | None = None, target
         client.download_asset(OWNER, REPO, by_name[checksums], work / checksums)
         archive = client.download_asset(OWNER, REPO, by_name[picked], work / picked)
         checksums_text = (work / checksums).read_text(encoding="utf-8", errors="replace")
-        member = verify_archive(archive, checksums_text, target)
+        member, archive_sha256 = verify_archive(archive, checksums_text, target)
         staged = work / "staged"
         staged.mkdir()
         binary = staged / binary_name(target)
         _extract_binary(archive, member, binary)
-        record = {"tag": tag, "archive": picked, "archive_sha256": contract.sha256_file(archive),
+        record = {"tag": tag, "archive": picked, "archive_sha256": archive_sha256,
                   "binary_sha256": contract.sha256_file(binary), "target": str(target)}
         (staged / CACHE_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         shutil.rmtree(directory, ignore_errors=True)  # a stale or corrupt entry
@@ -186,7 +185,7 @@ def fetch(version: str = "latest", *, client: GitHubClient | None = None, target
         if (os.environ if env is None else env).get("RUNNER_TOOL_CACHE"):
             directory.with_name(directory.name + ".complete").touch()
     actions_io.progress(f"  verified {picked} against checksums.txt; cached in {directory}")
-    return GatewayDBinary(directory / binary_name(target), tag, "download", picked, record["archive_sha256"])
+    return GatewayDBinary(directory / binary_name(target), tag, "download", picked)
 
 
 def from_path(path: Path) -> GatewayDBinary:

@@ -117,7 +117,6 @@ def plan(project: Path, goversion: str, override: str | None = None) -> LintPlan
 class LintResult:
     findings: list[Problem] = field(default_factory=list)
     exit_code: int = 0
-    output: str = ""
 
     @property
     def count(self) -> int:
@@ -167,4 +166,4 @@ def run_lint(project: Path, lint: LintPlan, extra: list[str]) -> LintResult:
     if result.returncode not in (0, 1) or (result.returncode == 1 and not report.strip()):
         raise UserError(f"golangci-lint {lint.version} failed (exit {result.returncode}):\n{result.stderr.strip()}")
     findings = parse_json_report(report, project)
-    return LintResult(findings, result.returncode, result.stdout)
+    return LintResult(findings, result.returncode)

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, build, package, verify
+from gatewayd_plugin_actions import actions_io, build, gotools, package, verify
 from gatewayd_plugin_actions.context import METADATA_FILE, Archive, Binary, Options, ReleaseContext
 from gatewayd_plugin_actions.contract import MANIFEST_FILE, Target
 from gatewayd_plugin_actions.errors import Findings, UserError
@@ -99,7 +99,7 @@ def run_per_target(ctx: ReleaseContext, build_one: Callable[[Target], Binary],
 
 
 def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> None:
-    actions_io.progress(f"building {len(ctx.options.targets)} targets with {build.go_binary()} "
+    actions_io.progress(f"building {len(ctx.options.targets)} targets with {gotools.go_binary()} "
                         f"({parallel_jobs(ctx.options, len(ctx.options.targets))} at a time)")
 
     repository = ctx.options.repository or repository_from_env()

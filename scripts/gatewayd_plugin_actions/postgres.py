@@ -137,9 +137,14 @@ def check_reachable(target: PostgresTarget, timeout: float = 5.0) -> str:
         raise UserError(f"PostgreSQL unreachable at {target.address}: {reason}") from None
     result = run_psql(target.url(), "SHOW server_version;", timeout=timeout + 10)
     if result.returncode != 0:
-        detail = (result.stderr.strip().splitlines() or ["psql failed"])[-1]
+        detail = psql_error(result)
         raise UserError(f"PostgreSQL at {target.address} refused user {target.user!r}: {detail}")
     return result.stdout.strip()
+
+
+def psql_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The line of psql's stderr that says what went wrong (its last)."""
+    return (result.stderr.strip().splitlines() or ["psql failed"])[-1]
 
 
 def run_psql(url: str, sql: str, timeout: float = PSQL_TIMEOUT) -> subprocess.CompletedProcess[str]:
@@ -162,8 +167,6 @@ class LocalServer:
     version: str
     directory: Path
     process: subprocess.Popen[bytes]
-    log: Path
-    seconds_to_ready: float
 
 
 @dataclass(frozen=True)
@@ -262,7 +265,6 @@ def local_server(bindir: Path | None = None, attempts: int = 3) -> Iterator[Loca
         for attempt in range(1, attempts + 1):
             port = free_port()
             options = [f"-c{k}={v}" for k, v in SERVER_SETTINGS.items()]
-            started = time.monotonic()
             with log.open("ab") as log_handle:
                 process = subprocess.Popen(
                     [str(bindir / "postgres"), "-D", str(data_dir), "-p", str(port), "-k", str(directory),
@@ -271,7 +273,7 @@ def local_server(bindir: Path | None = None, attempts: int = 3) -> Iterator[Loca
                     start_new_session=True, user=run_as.uid, group=run_as.gid, extra_groups=run_as.extra_groups)
             if _wait_ready(process, data_dir):
                 target = PostgresTarget("127.0.0.1", port, "postgres", "postgres")
-                yield LocalServer(target, version, directory, process, log, time.monotonic() - started)
+                yield LocalServer(target, version, directory, process)
                 return
             _stop(process)
             if attempt == attempts or "could not bind" not in _tail(log, 5):
@@ -308,16 +310,19 @@ class Postgres:
     target: PostgresTarget
     version: str
     managed: bool  # True when this process started it (and will stop it)
-    seconds_to_ready: float = 0.0
+
+
+def given(url: str) -> Postgres:
+    """The caller's server, checked reachable (and its version asked) once."""
+    target = PostgresTarget.parse(url)
+    return Postgres(target, f"PostgreSQL {check_reachable(target)}", managed=False)
 
 
 @contextlib.contextmanager
-def provide(url: str | None) -> Iterator[Postgres]:
-    """The caller's server (checked reachable) or a throwaway one, stopped on exit."""
-    if url:
-        target = PostgresTarget.parse(url)
-        version = check_reachable(target)
-        yield Postgres(target, f"PostgreSQL {version}", managed=False)
+def provide(server: Postgres | None) -> Iterator[Postgres]:
+    """The caller's server (from :func:`given`) or a throwaway one, stopped on exit."""
+    if server is not None:
+        yield server
         return
-    with local_server() as server:
-        yield Postgres(server.target, server.version, managed=True, seconds_to_ready=server.seconds_to_ready)
+    with local_server() as local:
+        yield Postgres(local.target, local.version, managed=True)

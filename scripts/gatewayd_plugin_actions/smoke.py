@@ -19,14 +19,12 @@ from pathlib import Path
 from gatewayd_plugin_actions import contract
 
 HANDSHAKE_RE = re.compile(r"^1\|1\|(unix|tcp)\|[^|]+\|grpc(\|.*)?$")
-REFUSAL_MARKERS = ("This binary is a plugin", "Misconfigured ServeConfig")
 
 
 @dataclass
 class HandshakeResult:
     ok: bool
     reason: str
-    first_line: str
     stderr_tail: str
     seconds: float
 
@@ -65,7 +63,7 @@ def handshake(binary: Path, extra_env: dict[str, str] | None = None, timeout: fl
         process = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    stdin=subprocess.DEVNULL, env=handshake_env(extra_env), cwd=cwd)
     except OSError as exc:
-        return HandshakeResult(False, f"cannot start {binary}: {exc}", "", "", 0.0)
+        return HandshakeResult(False, f"cannot start {binary}: {exc}", "", 0.0)
     assert process.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(process.stdout, selectors.EVENT_READ)
@@ -86,12 +84,12 @@ def handshake(binary: Path, extra_env: dict[str, str] | None = None, timeout: fl
         code = process.returncode
         exited = code not in (None, -signal.SIGTERM)
         why = f"exited with code {code}" if exited else f"printed nothing in {timeout:.0f}s"
-        return HandshakeResult(False, f"no handshake line on stdout: the plugin {why}", "", stderr_tail, seconds)
+        return HandshakeResult(False, f"no handshake line on stdout: the plugin {why}", stderr_tail, seconds)
     if not HANDSHAKE_RE.match(line):
         return HandshakeResult(False, f"first stdout line is not a go-plugin gRPC handshake (want "
                                f"1|1|unix|…|grpc, anything printed before Serve breaks it): {line[:120]!r}",
-                               line, stderr_tail, seconds)
-    return HandshakeResult(True, "handshake ok", line, stderr_tail, seconds)
+                               stderr_tail, seconds)
+    return HandshakeResult(True, "handshake ok", stderr_tail, seconds)
 
 
 def refuses_without_cookie(binary: Path, timeout: float = 15.0) -> HandshakeResult:
@@ -102,13 +100,13 @@ def refuses_without_cookie(binary: Path, timeout: float = 15.0) -> HandshakeResu
         result = subprocess.run([str(binary)], capture_output=True, env=env, timeout=timeout,
                                 stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:
-        return HandshakeResult(False, "kept running without the magic cookie", "", "", timeout)
+        return HandshakeResult(False, "kept running without the magic cookie", "", timeout)
     except OSError as exc:
-        return HandshakeResult(False, f"cannot start {binary}: {exc}", "", "", 0.0)
+        return HandshakeResult(False, f"cannot start {binary}: {exc}", "", 0.0)
     stderr = result.stderr.decode("utf-8", "replace")
     seconds = time.monotonic() - started
     if result.returncode == 0:
-        return HandshakeResult(False, "exited 0 without the magic cookie", "", stderr[-500:], seconds)
-    if not any(marker in stderr for marker in REFUSAL_MARKERS):
-        return HandshakeResult(False, "exited without go-plugin's magic-cookie refusal", "", stderr[-500:], seconds)
-    return HandshakeResult(True, "refuses to run without the magic cookie", "", "", seconds)
+        return HandshakeResult(False, "exited 0 without the magic cookie", stderr[-500:], seconds)
+    if not any(marker in stderr for marker in contract.COOKIE_REFUSAL_MARKERS):
+        return HandshakeResult(False, "exited without go-plugin's magic-cookie refusal", stderr[-500:], seconds)
+    return HandshakeResult(True, "refuses to run without the magic cookie", "", seconds)

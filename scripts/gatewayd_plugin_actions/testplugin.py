@@ -52,7 +52,7 @@ from gatewayd_plugin_actions import (
     pipeline,
     postgres,
 )
-from gatewayd_plugin_actions.context import Options, ReleaseContext
+from gatewayd_plugin_actions.context import Binary, Options, ReleaseContext
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.manifest import DURATION_RE
 from gatewayd_plugin_actions.testplugin_config import Ports, global_config, plugins_config, self_signed_cert
@@ -65,7 +65,6 @@ HOOK_NAMES = {
     18: "OnTrafficFromServer", 19: "OnTrafficToClient", 20: "OnShutdown", 21: "OnTick", 22: "OnHook",
 }
 LOG_FILE = "gatewayd.log"
-MAX_LOG_LINES = diagnose.MAX_LOG_LINES
 
 
 @dataclass
@@ -212,14 +211,14 @@ def _prepare(run: _Run) -> ReleaseContext:
     return ctx
 
 
-def _build(run: _Run, ctx: ReleaseContext) -> tuple[Path, str]:
-    """Build and pack the host target exactly as ``release`` does; returns (archive, binary sha256)."""
+def _build(run: _Run, ctx: ReleaseContext) -> tuple[Path, Binary]:
+    """Build and pack the host target exactly as ``release`` does; returns (archive, binary)."""
     ctx.options.dist.mkdir(parents=True)
     with run.stage("build"):
         binary = build.build_target(ctx, host_target())
     with run.stage("package"):
         archive = package.package_target(ctx, binary)
-    return archive.path, binary.sha256
+    return archive.path, binary
 
 
 def _gatewayd(run: _Run) -> Path:
@@ -236,10 +235,11 @@ def _gatewayd(run: _Run) -> Path:
     return got.path
 
 
-def _place_plugin(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, archive: Path, built_sha: str) -> tuple[str,
-                                                                                                              str]:
+def _place_plugin(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, archive: Path,
+                  built: Binary) -> tuple[str, str]:
     """The plugin binary GatewayD will load, and its checksum: installed by the real installer, or copied."""
     name = ctx.plugin_name
+    built_sha = built.sha256
     if run.options.install:
         with run.stage("install"):
             result = gatewayd.install_local_archive(gatewayd_bin, archive, name, run.work)
@@ -248,7 +248,7 @@ def _place_plugin(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, archive: P
             result.config.replace(run.work / "installed_plugins.yaml")
         if not result.ok or result.binary is None:
             problem = result.problems[0] if result.problems else "unknown"
-            output = result.output.strip().splitlines()[-MAX_LOG_LINES:]
+            output = result.output.strip().splitlines()[-diagnose.MAX_LOG_LINES:]
             raise TestFailed(f"install round-trip failed: {problem}", output, title="`gatewayd plugin install` output")
         checksum = str(result.entry["checksum"])
         if checksum != built_sha:
@@ -259,8 +259,7 @@ def _place_plugin(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, archive: P
         return f"./{result.entry['localPath']}", checksum
     plugins_dir = run.work / "plugins"
     plugins_dir.mkdir(parents=True, exist_ok=True)
-    binary = ctx.options.dist / build.BUILD_DIR / host_target().slug / name
-    shutil.copy2(binary, plugins_dir / name)
+    shutil.copy2(built.path, plugins_dir / name)
     return f"./plugins/{name}", built_sha
 
 
@@ -280,15 +279,14 @@ def _write_configs(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_pat
         raft = Path(tempfile.mkdtemp(prefix="raft-", dir=run.root))
         config_path.write_text(global_config(ports, pg.target.address, cert, key, raft),
                                encoding="utf-8")
-        for kind, (ok, output) in (("gatewayd_plugins.yaml", gatewayd.lint_plugins_config(gatewayd_bin, plugins_path,
-                                                                                           run.work)),
-                                   ("gatewayd.yaml", gatewayd.lint_global_config(gatewayd_bin, config_path,
-                                                                                 run.work))):
+        lints = (("gatewayd_plugins.yaml", "plugin", gatewayd.lint_plugins_config, plugins_path),
+                 ("gatewayd.yaml", "config", gatewayd.lint_global_config, config_path))
+        for kind, subcommand, lint, path in lints:
+            ok, output = lint(gatewayd_bin, path, run.work)
             if not ok:
-                raise TestFailed(f"the generated {kind} is rejected by `gatewayd "
-                                 f"{'plugin' if kind.endswith('plugins.yaml') else 'config'} lint` "
+                raise TestFailed(f"the generated {kind} is rejected by `gatewayd {subcommand} lint` "
                                  f"({run.report.gatewayd_version}): {gatewayd.lint_error(output)}",
-                                 output.splitlines()[-MAX_LOG_LINES:], title="lint output")
+                                 output.splitlines()[-diagnose.MAX_LOG_LINES:], title="lint output")
     actions_io.progress(f"  configs: {plugins_path.name} (from {ctx.manifest.display}, healthCheckPeriod "
                         f"{opts.health_check_period}), gatewayd.yaml (proxy 127.0.0.1:{ports.proxy}, API "
                         f"127.0.0.1:{ports.http}); both pass GatewayD's lint")
@@ -373,7 +371,7 @@ def _sql_smoke(run: _Run, process: gatewayd.GatewayDProcess, pg: postgres.Postgr
         seconds = time.monotonic() - started
         out = result.stdout.splitlines()
         if result.returncode != 0:
-            error = (result.stderr.strip().splitlines() or ["psql failed"])[-1]
+            error = postgres.psql_error(result)
             run.report.sql.append(SqlResult(f"smoke over {mode}", False, seconds, error))
             raise _fail_with_log(run, process, f"SQL smoke over {mode} failed through GatewayD: {error}")
         if not out or out[0] != value:
@@ -416,7 +414,7 @@ def _user_sql(run: _Run, process: gatewayd.GatewayDProcess, pg: postgres.Postgre
     seconds = time.monotonic() - started
     name = opts.sql_file.name
     if result.returncode != 0:
-        error = (result.stderr.strip().splitlines() or ["psql failed"])[-1]
+        error = postgres.psql_error(result)
         run.report.sql.append(SqlResult(name, False, seconds, error))
         raise _fail_with_log(run, process, f"{name} failed through GatewayD: {error}")
     detail = "ran without error"
@@ -586,21 +584,21 @@ def run_test_plugin(options: TestPluginOptions) -> Report:
         run.work.mkdir()
         with actions_io.group("validate"):
             ctx = _prepare(run)
-        if options.postgres_url:  # fail before building when the given server is not there
-            postgres.check_reachable(postgres.PostgresTarget.parse(options.postgres_url))
+        # A given server must be there before anything is built.
+        given_pg = postgres.given(options.postgres_url) if options.postgres_url else None
         with actions_io.group("GatewayD"):
             gatewayd_bin = _gatewayd(run)
         with actions_io.group("build the plugin as the release does (PostgreSQL starts meanwhile)"), \
                 ThreadPoolExecutor(max_workers=1) as pool:
             built = pool.submit(_build, run, ctx)
             provisioning = time.monotonic()
-            with postgres.provide(options.postgres_url) as pg:
+            with postgres.provide(given_pg) as pg:
                 run.report.timings["postgres"] = time.monotonic() - provisioning
                 run.report.postgres = f"{pg.version} ({'throwaway' if pg.managed else 'given'}, {pg.target.address})"
-                archive, built_sha = built.result()
+                archive, binary = built.result()
                 actions_io.progress(f"  PostgreSQL: {run.report.postgres}")
                 with actions_io.group("install round-trip" if options.install else "place the plugin"):
-                    local_path, checksum = _place_plugin(run, gatewayd_bin, ctx, archive, built_sha)
+                    local_path, checksum = _place_plugin(run, gatewayd_bin, ctx, archive, binary)
                 with actions_io.group(f"run {run.report.plugin} in {run.report.gatewayd_version}"):
                     _serve(run, gatewayd_bin, ctx, local_path, checksum, pg)
         run.report.timings["total"] = time.monotonic() - started
