@@ -19,6 +19,11 @@ from gatewayd_plugin_actions.errors import Problem
 MAX_ANNOTATIONS_PER_KIND = 10
 
 
+def repository(explicit: str | None = None) -> str | None:
+    """OWNER/NAME: the one given (--repository), else $GITHUB_REPOSITORY, else None."""
+    return explicit or os.environ.get("GITHUB_REPOSITORY") or None
+
+
 def in_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 

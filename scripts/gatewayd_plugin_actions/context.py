@@ -57,6 +57,10 @@ class Archive:
     def name(self) -> str:
         return self.path.name
 
+    def summary(self) -> dict[str, str | int]:
+        """As metadata.json and the action's outputs list it."""
+        return {"name": self.name, "target": str(self.target), "sha256": self.sha256, "size": self.size}
+
 
 @dataclass
 class ReleaseContext:

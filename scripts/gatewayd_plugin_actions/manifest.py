@@ -62,8 +62,7 @@ class Manifest:
     display: str  # the path as shown in messages and annotations
     data: CommentedMap
     plugin_name: str
-    url: str
-    owner: str | None
+    owner: str | None  # from plugins[0].url
     repo: str | None
 
     @property
@@ -342,7 +341,7 @@ def _check_installer_rules(checker: _Checker, root: CommentedMap, entry: Comment
         checker.warning("plugins[0].enabled is false: installed copies start disabled", _line(entry, "enabled"))
     if checker.findings.errors or not isinstance(name, str) or not isinstance(url, str):
         return None
-    return Manifest(path, display, root, name, url, owner, repo)
+    return Manifest(path, display, root, name, owner, repo)
 
 
 def load_manifest(path: Path, repository: str | None = None) -> tuple[Manifest, list[Problem]]:

@@ -110,8 +110,7 @@ def merge_dists(parts: list[Path], out: Path) -> Path:
         "version_variable": metas[0].get("version_variable"),
         "targets": [str(t) for t in sorted(targets)],
         "binaries": binaries,
-        "archives": [{"name": a.name, "target": str(a.target), "sha256": a.sha256, "size": a.size}
-                     for a in ctx.archives],
+        "archives": [a.summary() for a in ctx.archives],
         "merged_from": [str(p) for p in parts],
     }
     (out / METADATA_FILE).write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")

@@ -33,13 +33,9 @@ def timed(ctx: ReleaseContext, stage: str) -> Iterator[None]:
         ctx.timings[stage] = ctx.timings.get(stage, 0.0) + time.monotonic() - started
 
 
-def repository_from_env() -> str | None:
-    return os.environ.get("GITHUB_REPOSITORY") or None
-
-
 def stage_validate(ctx: ReleaseContext) -> None:
     with timed(ctx, "validate"):
-        repository = ctx.options.repository or repository_from_env()
+        repository = actions_io.repository(ctx.options.repository)
         manifest, problems = load_manifest(ctx.options.project / MANIFEST_FILE, repository)
         actions_io.report([p for p in problems if p.severity == "warning"])
         ctx.manifest = manifest
@@ -102,7 +98,7 @@ def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> No
     actions_io.progress(f"building {len(ctx.options.targets)} targets with {gotools.go_binary()} "
                         f"({parallel_jobs(ctx.options, len(ctx.options.targets))} at a time)")
 
-    repository = ctx.options.repository or repository_from_env()
+    repository = actions_io.repository(ctx.options.repository)
 
     def package_one(binary: Binary) -> Archive:
         archive = package.package_target(ctx, binary)
@@ -150,8 +146,7 @@ def write_metadata(ctx: ReleaseContext) -> Path:
         "targets": [str(t) for t in ctx.options.targets],
         "binaries": [{"target": str(b.target), "path": str(b.path.relative_to(ctx.options.dist)),
                       "sha256": b.sha256, "size": b.size} for b in ctx.binaries],
-        "archives": [{"name": a.name, "target": str(a.target), "sha256": a.sha256, "size": a.size,
-                      "binary_sha256": a.binary_sha256} for a in ctx.archives],
+        "archives": [{**a.summary(), "binary_sha256": a.binary_sha256} for a in ctx.archives],
     }
     path = ctx.options.dist / METADATA_FILE
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -161,7 +156,7 @@ def write_metadata(ctx: ReleaseContext) -> Path:
 def stage_verify(ctx: ReleaseContext) -> verify.VerifyReport:
     with timed(ctx, "verify"):
         report = verify.verify_dist(ctx.options.dist, ctx.plugin_name, ctx.tag, ctx.options.targets,
-                                    ctx.options.repository or repository_from_env(), ctx.options.gatewayd,
+                                    actions_io.repository(ctx.options.repository), ctx.options.gatewayd,
                                     ctx.checked_archives)
     ctx.verified = report.checked
     actions_io.report(report.problems)
@@ -200,5 +195,4 @@ def summary_markdown(ctx: ReleaseContext, title: str) -> str:
 def set_release_outputs(ctx: ReleaseContext) -> None:
     actions_io.set_output("version", ctx.tag)
     actions_io.set_output("dist", str(ctx.options.dist))
-    assets = [{"name": a.name, "target": str(a.target), "sha256": a.sha256, "size": a.size} for a in ctx.archives]
-    actions_io.set_output("artifacts", json.dumps(assets))
+    actions_io.set_output("artifacts", json.dumps([a.summary() for a in ctx.archives]))

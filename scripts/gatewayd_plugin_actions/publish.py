@@ -30,7 +30,6 @@ drops it); /releases/latest with the listing that confirms the uploads; and the 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -415,7 +414,7 @@ class Publisher(PublishContext):
 
 def run_publish(options: PublishOptions, client: GitHubClient | None = None) -> tuple[Dist, Outcome]:
     """The whole stage: load and verify the dist, publish, verify live, write outputs and the summary."""
-    repository = options.repository or os.environ.get("GITHUB_REPOSITORY") or None
+    repository = actions_io.repository(options.repository)
     split_repository(repository)
     assert repository is not None
     options.repository = repository

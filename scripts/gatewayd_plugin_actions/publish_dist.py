@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, contract, merge, verify
-from gatewayd_plugin_actions.contract import Target
 from gatewayd_plugin_actions.errors import Findings, UserError
 from gatewayd_plugin_actions.publish_context import Dist, LocalAsset, PublishOptions
 from gatewayd_plugin_actions.version import Version
@@ -39,10 +38,8 @@ def load_dist(options: PublishOptions) -> Dist:
     if isinstance(built, str) and built != tag:
         raise UserError(f"{path} was built for {built}, not {tag}: asset names carry the version, so rebuild "
                         f"with --version {tag}")
-    listed = meta.get("targets")
     names = verify.uploadable_files(path)
-    targets = ([Target.parse(str(t)) for t in listed] if isinstance(listed, list) and listed
-               else verify.infer_targets(names, plugin))
+    targets = verify.dist_targets(meta, names, plugin)
     with actions_io.group(f"verify {path} before publishing"):
         report = verify.verify_dist(path, plugin, tag, targets, options.repository,
                                     checked_archives=options.checked_archives)

@@ -60,6 +60,14 @@ def read_metadata(dist: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+def dist_targets(meta: dict[str, object], names: list[str], plugin: str) -> list[Target]:
+    """The targets a dist was built for: its metadata.json's list, else inferred from the archive names."""
+    listed = meta.get("targets")
+    if isinstance(listed, list) and listed:
+        return [Target.parse(str(t)) for t in listed]
+    return infer_targets(names, plugin)
+
+
 def infer_targets(names: list[str], plugin: str) -> list[Target]:
     """Targets from archive names ``<plugin>-<os>-<arch>-…`` when nothing says which were meant."""
     found: set[Target] = set()

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from gatewayd_plugin_actions.context import Options
-from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, parse_targets
+from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target, parse_targets
 from gatewayd_plugin_actions.errors import UserError
 
 
@@ -38,14 +38,19 @@ def add_build(parser: argparse.ArgumentParser) -> None:
                         help="targets built at once (default: one per CPU)")
 
 
+def targets_arg(text: str) -> list[Target]:
+    """``--targets`` as given on the command line; a bad pair is a one-line error."""
+    try:
+        return parse_targets(text)
+    except ValueError as exc:
+        raise UserError(f"--targets: {exc}") from None
+
+
 def options_from(args: argparse.Namespace, snapshot: bool) -> Options:
     project = args.project.resolve()
     if not project.is_dir():
         raise UserError(f"project directory {args.project} does not exist")
-    try:
-        targets = parse_targets(args.targets)
-    except ValueError as exc:
-        raise UserError(f"--targets: {exc}") from None
+    targets = targets_arg(args.targets)
     gatewayd = getattr(args, "gatewayd", None)
     return Options(
         project=project,

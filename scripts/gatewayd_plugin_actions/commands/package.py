@@ -39,16 +39,16 @@ def run(args: argparse.Namespace) -> int:
     ctx.commit = str(meta.get("commit") or "") or None
     ctx.version_variable = meta.get("version_variable")  # type: ignore[assignment]
     ctx.source_date_epoch = int(str(meta.get("source_date_epoch") or 0))
-    archives = []
+    archives, built = [], []
     for entry in binaries:
         path = dist / str(entry["path"])
         if not path.is_file():
             raise UserError(f"{path} is missing; was the build artifact downloaded into {dist / build.BUILD_DIR}?")
         binary = Binary(Target.parse(str(entry["target"])), path, sha256_file(path), path.stat().st_size, 0.0)
         archives.append(package.package_target(ctx, binary))
+        built.append(binary)
     ctx.archives = archives
+    ctx.binaries = built
     package.write_checksums(ctx)
-    ctx.binaries = [Binary(a.target, dist / str(b["path"]), a.binary_sha256, 0, 0.0)
-                    for a, b in zip(archives, binaries, strict=True)]
     pipeline.write_metadata(ctx)
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gatewayd_plugin_actions import actions_io, verify
-from gatewayd_plugin_actions.contract import Target
+from gatewayd_plugin_actions.context import METADATA_FILE
 from gatewayd_plugin_actions.errors import Findings, UserError
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     dists = args.dist or [Path("dist")]
     options = publish_options(args, dists, args.version or None)
-    if options.tag is None and len(dists) == 1 and not (dists[0] / "metadata.json").is_file():
+    if options.tag is None and len(dists) == 1 and not (dists[0] / METADATA_FILE).is_file():
         options.tag = os.environ.get("GITHUB_REF_NAME") or None
     options.merge_dir = args.merge_dir
     from gatewayd_plugin_actions.publish import run_publish  # noqa: PLC0415
@@ -100,9 +100,9 @@ def run_merge(args: argparse.Namespace) -> int:
 
     out = merge_dists([d.resolve() for d in args.dist], args.out.resolve())
     meta = verify.read_metadata(out)
-    targets = [Target.parse(str(t)) for t in meta.get("targets") or []]  # type: ignore[attr-defined]
+    targets = verify.dist_targets(meta, verify.uploadable_files(out), str(meta["plugin"]))
     report = verify.verify_dist(out, str(meta["plugin"]), str(meta["version"]), targets,
-                                args.repository or os.environ.get("GITHUB_REPOSITORY") or None)
+                                actions_io.repository(args.repository))
     actions_io.report(report.problems)
     Findings(report.problems).raise_if_errors(f"the merged dist {out} is not installable")
     actions_io.set_output("dist", str(out))

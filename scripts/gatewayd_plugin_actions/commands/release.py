@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     actions_io.progress(f"\nsnapshot {ctx.plugin_name} {ctx.tag}: {len(ctx.archives)} archives in {dist}")
     for archive in ctx.archives:
         actions_io.progress(f"  {archive.path}")
-    actions_io.progress(f"  {dist / 'checksums.txt'}")
+    actions_io.progress(f"  {ctx.checksums}")
     for item in ctx.verified:
         actions_io.progress(f"  verified: {item}")
     build_time = ctx.timings.get("build+package", 0.0)
@@ -48,7 +48,7 @@ def run_full(args: argparse.Namespace) -> int:
     from gatewayd_plugin_actions.publish import preflight_repository, require_token, run_publish  # noqa: PLC0415
 
     options = options_from(args, snapshot=False)
-    repository = options.repository or pipeline.repository_from_env()
+    repository = actions_io.repository(options.repository)
     client = GitHubClient.from_env(pool_size=max(4, args.concurrency + 2))
     publish_opts = publish_options(args, [options.dist], None)
     require_token(client)

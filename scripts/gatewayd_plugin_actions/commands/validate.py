@@ -10,7 +10,6 @@ from gatewayd_plugin_actions.commands.common import add_project
 from gatewayd_plugin_actions.contract import MANIFEST_FILE
 from gatewayd_plugin_actions.errors import Findings
 from gatewayd_plugin_actions.manifest import check_manifest, display_path
-from gatewayd_plugin_actions.pipeline import repository_from_env
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     path = args.file or args.project / MANIFEST_FILE
-    manifest, problems = check_manifest(path, args.repository or repository_from_env())
+    manifest, problems = check_manifest(path, actions_io.repository(args.repository))
     actions_io.report(problems)
     findings = Findings(problems)
     shown = display_path(path)

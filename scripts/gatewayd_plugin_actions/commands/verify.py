@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, verify
-from gatewayd_plugin_actions.contract import Target, parse_targets
+from gatewayd_plugin_actions.commands.common import targets_arg
 from gatewayd_plugin_actions.errors import Findings, UserError
 
 
@@ -32,14 +32,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"no plugin name: pass --name (no {dist}/metadata.json from `release --snapshot`)")
     tag = args.version or meta.get("version")
     if args.targets:
-        try:
-            targets = parse_targets(args.targets)
-        except ValueError as exc:
-            raise UserError(f"--targets: {exc}") from None
-    elif isinstance(listed := meta.get("targets"), list):
-        targets = [Target.parse(str(t)) for t in listed]
+        targets = targets_arg(args.targets)
     else:
-        targets = verify.infer_targets(verify.uploadable_files(dist), name)
+        targets = verify.dist_targets(meta, verify.uploadable_files(dist), name)
     if args.gatewayd is not None and not args.gatewayd.is_file():
         raise UserError(f"--gatewayd {args.gatewayd}: no such file")
     report = verify.verify_dist(dist, name, tag if isinstance(tag, str) else None, targets, args.repository,
