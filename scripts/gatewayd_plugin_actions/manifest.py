@@ -198,10 +198,10 @@ class _Checker:
                     self.error(f"{where} has unknown key {key!r}", _line(policy, key))
 
 
-def _load(path: Path, display: str) -> Any:
+def _load(path: Path, display: str, data: bytes | None) -> Any:
     yaml = YAML(typ="rt")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8") if data is not None else path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{display}: not found; every GatewayD plugin needs a {contract.MANIFEST_FILE} "
                         "at the repository root", [Problem("file not found", display)]) from None
@@ -231,11 +231,15 @@ def _load(path: Path, display: str) -> Any:
         raise UserError(str(problem), [problem]) from None
 
 
-def check_manifest(path: Path, repository: str | None = None) -> tuple[Manifest | None, list[Problem]]:
-    """Validate ``gatewayd_plugin.yaml``; returns the manifest (None when unusable) and every problem."""
-    display = display_path(path)
+def check_manifest(path: Path, repository: str | None = None, *, data: bytes | None = None,
+                   display: str | None = None) -> tuple[Manifest | None, list[Problem]]:
+    """Validate ``gatewayd_plugin.yaml``; returns the manifest (None when unusable) and every problem.
+
+    ``data``: the file's bytes when they do not come from ``path`` (e.g. a copy inside an archive), shown
+    in messages as ``display``."""
+    display = display or display_path(path)
     try:
-        root = _load(path, display)
+        root = _load(path, display, data)
     except UserError as exc:
         return None, exc.problems
     checker = _Checker(display)

@@ -149,12 +149,9 @@ def _check_embedded_manifest(contents: contract.ArchiveContents, plugin: str, re
     data = contents.files.get(contract.MANIFEST_FILE)
     if data is None:
         return []
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / contract.MANIFEST_FILE
-        copy.write_bytes(data)
-        manifest, problems = check_manifest(copy, repository)
     label = f"{archive.name}!{contract.MANIFEST_FILE}"
-    out = [Problem(p.message, label, p.line, p.severity) for p in problems if p.is_error]
+    manifest, problems = check_manifest(archive, repository, data=data, display=label)
+    out = [p for p in problems if p.is_error]
     if manifest is not None and manifest.plugin_name != plugin:
         out.append(Problem(f"plugins[0].name is {manifest.plugin_name!r}, expected {plugin!r}", label))
     return out
