@@ -261,6 +261,11 @@ class GitHubClient:
         register_secret(token)
 
     @classmethod
+    def for_uploads(cls, concurrency: int) -> GitHubClient:
+        """From the environment, with connections for ``concurrency`` uploads plus the overlapping reads."""
+        return cls.from_env(pool_size=max(4, concurrency + 2))
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, pool_size: int = 8) -> GitHubClient:
         env = os.environ if env is None else env
         api_url = env.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL

@@ -418,7 +418,7 @@ def run_publish(options: PublishOptions, client: GitHubClient | None = None) -> 
     split_repository(repository)
     assert repository is not None
     options.repository = repository
-    client = client or GitHubClient.from_env(pool_size=max(4, options.concurrency + 2))
+    client = client or GitHubClient.for_uploads(options.concurrency)
     require_token(client)
     dist = load_dist(options)
     publisher = Publisher(client, repository, dist, options)

@@ -213,9 +213,9 @@ def sync(ctx: PublishContext, release: JSON, *, prune: bool, fresh: bool = False
                 errors.append(exc)
         if errors:
             raise errors[0]
-        if plan.upload and on_uploaded is not None:
-            on_uploaded()
         if plan.upload:
+            if on_uploaded is not None:
+                on_uploaded()
             size = sum(a.size for a in plan.upload)
             say(f"  uploads: {len(plan.upload)} assets, {size / 1e6:.1f} MB in "
                 f"{time.monotonic() - started:.2f}s, {workers} at a time")

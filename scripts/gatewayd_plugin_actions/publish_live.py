@@ -88,7 +88,7 @@ def verify_live(ctx: PublishContext, release_id: int, *, check_latest: bool) -> 
             problems.append(Problem(f"prerelease is {release.get('prerelease')}, expected "
                                     f"{ctx.want_prerelease}", where))
         ctx.outcome.latest_tag = latest_tag
-        if check_latest and ctx.outcome.make_latest == "true" and latest_tag != ctx.tag:
+        if expect_latest is not None and latest_tag != expect_latest:
             problems.append(Problem(f"GET /releases/latest returns {latest_tag}, not {ctx.tag}: "
                                     "`…@latest` installs would get the wrong release", where))
         if ctx.want_prerelease and latest_tag == ctx.tag:

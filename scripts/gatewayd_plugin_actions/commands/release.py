@@ -49,7 +49,7 @@ def run_full(args: argparse.Namespace) -> int:
 
     options = options_from(args, snapshot=False)
     repository = actions_io.repository(options.repository)
-    client = GitHubClient.from_env(pool_size=max(4, args.concurrency + 2))
+    client = GitHubClient.for_uploads(args.concurrency)
     publish_opts = publish_options(args, [options.dist], None)
     require_token(client)
     preflight_repository(client, repository)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from gatewayd_plugin_actions import actions_io, testplugin
+from gatewayd_plugin_actions import actions_io, gatewayd, testplugin
 from gatewayd_plugin_actions.commands.common import add_project
 from gatewayd_plugin_actions.testplugin import Report, TestFailed, TestPluginOptions
 
@@ -68,13 +68,14 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def _summary(report: Report) -> str:
     ready = report.ready
+    poll_ms = gatewayd.HEALTHZ_POLL_SECONDS * 1000
     rows = [
         ["GatewayD", report.gatewayd_version, report.gatewayd_source],
         ["PostgreSQL", report.postgres, ""],
         ["plugin", f"{report.plugin} {report.plugin_version}", ", ".join(report.hook_names) or "no hooks"],
         ["install", report.installed or "skipped (--no-install)", ""],
         ["time to ready", f"{ready.seconds:.2f}s" if ready else "-",
-         f"/healthz polled every 20 ms; turned 200 within {ready.window * 1000:.0f} ms of detection" if ready
+         f"/healthz polled every {poll_ms:.0f} ms; turned 200 within {ready.window * 1000:.0f} ms of detection" if ready
          else ""],
     ]
     if report.retried:
