@@ -102,9 +102,8 @@ def upload_one(ctx: PublishContext, release: JSON, local: LocalAsset) -> JSON:
             say(f"  upload of {local.name} failed "
                 f"({'name taken' if duplicate else exc.status or 'connection lost'}); "
                 "reconciling")
-            existing = find_asset(ctx, release, local.name)
-            if duplicate and existing is None:  # GitHub has it but does not list it yet
-                existing = ctx.poll(lambda: find_asset(ctx, release, local.name), local.name, tries=3)
+            # After "name taken", GitHub has it but may not list it yet: read a few times.
+            existing = ctx.poll(lambda: find_asset(ctx, release, local.name), local.name, tries=3 if duplicate else 1)
             if duplicate and existing is not None and existing.get("state") != "uploaded":
                 # Maybe a concurrent job's upload in flight: let it finish before taking the name.
                 existing = wait_for_upload(ctx, release, existing, local)
@@ -163,14 +162,9 @@ def settle_starters(ctx: PublishContext, release: JSON, remote: list[JSON]) -> l
 
 def settled_assets(ctx: PublishContext, release: JSON, expected: set[str]) -> list[JSON]:
     """The release's assets, re-read while some of ``expected`` (just uploaded) are not listed yet."""
-    for attempt in range(1, 5):
-        remote = ctx.client.list_assets(ctx.owner, ctx.repo, int(release["id"]))
-        missing = expected - {str(a.get("name")) for a in remote}
-        if not missing or attempt == 4:
-            return remote
-        say(f"  {len(missing)} uploaded assets not listed yet; reading again")
-        ctx.pause(attempt)
-    return remote
+    return ctx.poll(lambda: ctx.client.list_assets(ctx.owner, ctx.repo, int(release["id"])),
+                    "every uploaded asset in the list", tries=4,
+                    done=lambda remote: expected <= {str(a.get("name")) for a in remote})
 
 
 def sync(ctx: PublishContext, release: JSON, *, prune: bool, fresh: bool = False,

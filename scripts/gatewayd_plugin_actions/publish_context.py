@@ -144,13 +144,14 @@ class PublishContext:
         base = self.client.limits.backoff
         time.sleep(min(base * 2 ** (attempt - 1), self.client.limits.backoff_max) * random.uniform(0.5, 1.5))
 
-    def poll(self, fetch: Callable[[], T | None], what: str, tries: int = 8) -> T | None:
-        """Re-read until GitHub shows what was just written (eventual consistency)."""
+    def poll(self, fetch: Callable[[], T], what: str, tries: int = 8,
+             done: Callable[[T], bool] = lambda found: found is not None) -> T:
+        """Re-read until GitHub shows what was just written (eventual consistency): until ``done`` holds
+        for what ``fetch`` returns, or ``tries`` reads; returns the last read."""
         for attempt in range(1, tries + 1):
             found = fetch()
-            if found is not None:
+            if done(found) or attempt == tries:
                 return found
-            if attempt < tries:
-                say(f"  {what} not visible yet; reading again")
-                self.pause(attempt)
-        return None
+            say(f"  {what} not visible yet; reading again")
+            self.pause(attempt)
+        raise AssertionError("tries must be at least 1")

@@ -22,11 +22,8 @@ def read_latest_tag(ctx: PublishContext, *, expect: str | None = None) -> str | 
     def read() -> str | None:
         latest = ctx.client.get_latest_release(ctx.owner, ctx.repo)
         return str(latest.get("tag_name")) if latest else None
-    tag = read()
-    if expect is not None and tag != expect:
-        tag = ctx.poll(lambda: expect if read() == expect else None, "the new latest release", tries=4) \
-            or read()
-    return tag
+    return ctx.poll(read, "the new latest release", tries=5 if expect is not None else 1,
+                    done=lambda tag: tag == expect)
 
 
 def verify_live(ctx: PublishContext, release_id: int, *, check_latest: bool) -> None:
