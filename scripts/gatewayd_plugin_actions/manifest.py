@@ -25,6 +25,12 @@ from gatewayd_plugin_actions.errors import Findings, Problem, UserError
 # Go's time.ParseDuration syntax, e.g. "5s", "1m30s", "250ms".
 _DURATION_PART = r"(\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
 DURATION_RE = re.compile(rf"^[-+]?(?:{_DURATION_PART})+$")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_seconds(duration: str) -> float:
+    """A Go duration ("1s", "250ms", "1m30s") in seconds."""
+    return sum(float(number) * _DURATION_UNITS[unit] for number, _, unit in re.findall(_DURATION_PART, duration))
 
 BOOL, DURATION, STRING, LIST_OF_STRINGS = "bool", "duration", "string", "list of strings"
 GLOBAL_KEYS: dict[str, str] = {

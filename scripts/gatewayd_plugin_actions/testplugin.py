@@ -54,7 +54,7 @@ from gatewayd_plugin_actions import (
 )
 from gatewayd_plugin_actions.context import Binary, Options, ReleaseContext
 from gatewayd_plugin_actions.errors import Problem, UserError
-from gatewayd_plugin_actions.manifest import DURATION_RE
+from gatewayd_plugin_actions.manifest import DURATION_RE, parse_seconds
 from gatewayd_plugin_actions.testplugin_config import Ports, global_config, plugins_config, self_signed_cert
 from gatewayd_plugin_actions.verify import host_target
 
@@ -132,15 +132,6 @@ class TestFailed(UserError):
         self.log_lines = log_lines or []
         self.title = title
         self.gatewayd_race = False  # GatewayD died of a known bug of its own, not because of the plugin
-
-
-def parse_seconds(duration: str) -> float:
-    """A Go duration ("1s", "250ms", "1m30s") in seconds."""
-    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    total = 0.0
-    for number, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", duration):
-        total += float(number) * units[unit]
-    return total
 
 
 def settle_seconds(options: TestPluginOptions) -> float:
