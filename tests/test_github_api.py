@@ -103,3 +103,10 @@ def test_errors_are_clear(fake_github: FakeGitHub) -> None:
         anonymous.get_repo(OWNER, REPO)
     assert caught.value.status == 401 and "Bad credentials" in caught.value.message
     assert "ghs_NotKnown" not in caught.value.message
+
+
+def test_error_text_joins_a_hint_after_a_message_ending_in_a_period() -> None:
+    error = GitHubError("GET", "https://api.example/x", 403, "Request ID ABC.", hint="GitHub asks to wait 30s")
+    assert "ABC. GitHub asks to wait 30s" in error.message
+    plain = GitHubError("GET", "https://api.example/x", 403, "rate limited", hint="re-run later")
+    assert plain.message.endswith("failed (HTTP 403): rate limited. re-run later")

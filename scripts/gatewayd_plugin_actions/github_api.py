@@ -98,7 +98,7 @@ class GitHubError(UserError):
         codes = "; ".join(redact(_describe_error(e)) for e in self.errors)
         text = f"GitHub API {method} {self.url} failed ({what}){detail}{f' [{codes}]' if codes else ''}"
         if hint:
-            text += f". {hint}"
+            text += f"{'' if text.endswith('.') else '.'} {hint}"
         super().__init__(text, [Problem(text, title="GitHub API")])
 
     def has_code(self, code: str, field_name: str | None = None) -> bool:
