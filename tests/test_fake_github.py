@@ -833,6 +833,13 @@ def test_fault_eventual_consistency(gh: FakeGitHub, api: Client) -> None:
     assert [x["tag_name"] for x in api.get(rel_path()).json()] == ["v1.0.0"]
     time.sleep(0.6)
     assert [x["tag_name"] for x in api.get(rel_path()).json()] == ["v2.0.0", "v1.0.0"]
+    gh.faults.eventual_consistency(reads=0, seconds=0.5, by_id=True)  # read-after-create lag
+    lagging = api.create("v3.0.0", draft=True)
+    assert api.get(lagging["url"]).status_code == 404
+    assert api.get(lagging["url"] + "/assets").status_code == 404
+    time.sleep(0.6)
+    assert api.get(lagging["url"]).status_code == 200
+    assert api.get(lagging["url"] + "/assets").json() == []
 
 
 def test_fault_race_create(gh: FakeGitHub, api: Client) -> None:

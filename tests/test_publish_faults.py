@@ -61,6 +61,8 @@ FAULTS = {
         "create_release", status=403, retry_after=0.2),
     "primary rate limit until reset": lambda f: f.faults.primary_rate_limit(("GET", "assets"), reset_in=1.0),
     "eventual consistency after create": lambda f: f.faults.eventual_consistency(reads=4),
+    "read-after-create lag: the new draft 404s by id too": lambda f: f.faults.eventual_consistency(
+        reads=0, seconds=0.8, by_id=True),
     "a competing job published the tag first": lambda f: f.faults.race_create(),
     "a competing job created a draft too": lambda f: f.faults.race_create(draft=True),
     # Downloads only happen where no digest proves an upload (older GHES): verified by fetching it.
@@ -79,6 +81,11 @@ def test_fault(fault: str, run_cli: RunCli, repo: FakeGitHub, publish_dist: Publ
     assert_complete(repo, dist, "v1.0.0")
     latest = repo.latest_release(OWNER, REPO)
     assert latest is not None and latest.tag_name == "v1.0.0"
+    if "competing job" not in fault:  # alone, a job makes one draft whatever GitHub answers: none to delete
+        creates = [e for e in repo.requests_log
+                   if e.method == "POST" and e.path.endswith("/releases") and e.status == 201]
+        deletes = [e for e in repo.requests_log if e.method == "DELETE" and "/releases/assets/" not in e.path]
+        assert len(creates) <= 1 and not deletes, [(e.method, e.path, e.status) for e in creates + deletes]
 
 
 def test_rate_limit_waits_are_honoured(run_cli: RunCli, repo: FakeGitHub, publish_dist: PublishDist,

@@ -39,8 +39,8 @@ from gatewayd_plugin_actions import actions_io, contract, publish_assets, publis
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.github_api import JSON, GitHubClient, GitHubError, redact, split_repository
 from gatewayd_plugin_actions.publish_context import (
+    CREATE_ATTEMPTS,
     SYNC_ROUNDS,
-    UPLOAD_ATTEMPTS,
     Dist,
     Outcome,
     PublishContext,
@@ -165,7 +165,7 @@ class Publisher(PublishContext):
             self._notes = self.start(self.notes)
         if self.options.target_commitish:
             payload["target_commitish"] = self.options.target_commitish
-        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
                 release = self.client.create_release(self.owner, self.repo, payload)
             except GitHubError as exc:
@@ -183,12 +183,13 @@ class Publisher(PublishContext):
                 drafts = self.poll(lambda: self.drafts_for_tag() or None, "the draft", tries=3)
                 if drafts:
                     return drafts[0]
-                if attempt == UPLOAD_ATTEMPTS:
+                if attempt == CREATE_ATTEMPTS:
                     raise
                 self.pause(attempt)
                 continue
             self.outcome.created = True
             self._created_id = int(release["id"])
+            self.created(self._created_id)
             if self._notes is not None:
                 self._notes_for = int(release["id"])
             say(f"  created draft release {release['id']} for {self.tag}")
@@ -199,9 +200,17 @@ class Publisher(PublishContext):
         """Two jobs racing may each create a draft: everyone keeps the oldest. Empty younger drafts are
         deleted here; a younger one already holding uploads is deleted by the job that made it, which
         runs this same check beside its uploads and moves over to the oldest draft."""
-        drafts = self.poll(lambda: self.drafts_for_tag() or None, f"draft {ours['id']}", tries=4) or [ours]
-        if all(int(d["id"]) != int(ours["id"]) for d in drafts):
-            drafts = sorted([*drafts, ours], key=lambda r: int(r["id"]))
+        ours_id = int(ours["id"])
+        attempt = 0
+        while True:  # a listing that shows our new draft also shows every draft created before it
+            attempt += 1
+            drafts = self.drafts_for_tag()
+            if any(int(d["id"]) == ours_id for d in drafts):
+                self.seen(ours_id)
+                break
+            if not self.wait_out_lag(ours_id, attempt, "the list of releases"):
+                drafts = sorted([*drafts, ours], key=lambda r: int(r["id"]))
+                break
         keep = drafts[0]
         for other in drafts[1:]:
             if uploading and int(other["id"]) == int(ours["id"]):
@@ -396,7 +405,7 @@ class Publisher(PublishContext):
                 publish_assets.sync(self, draft, prune=True, fresh=fresh and self._created_id == int(draft["id"]),
                                     on_uploaded=self.prefetch_latest)
         except GitHubError as exc:
-            if exc.status == 404 and self.client.get_release(self.owner, self.repo, int(draft["id"])) is None:
+            if exc.status == 404 and self.release_by_id(int(draft["id"])) is None:
                 say(f"  draft {draft['id']} was deleted under us (a concurrent job keeping an older draft); "
                     "starting over")
                 self.our_draft = None

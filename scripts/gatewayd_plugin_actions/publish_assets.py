@@ -20,12 +20,14 @@ from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.github_api import JSON, GitHubError
 from gatewayd_plugin_actions.publish_context import (
     SYNC_ROUNDS,
-    UPLOAD_ATTEMPTS,
     LocalAsset,
     PublishContext,
     asset_sha256,
     say,
 )
+
+# How often one upload may find its name taken (a leftover of ours, or another job's upload) before giving up.
+NAME_CONFLICTS = 3
 
 
 @dataclass
@@ -81,23 +83,38 @@ def same_content(ctx: PublishContext, remote: JSON, local: LocalAsset) -> bool:
 
 
 def find_asset(ctx: PublishContext, release: JSON, name: str) -> JSON | None:
-    return next((a for a in ctx.client.list_assets(ctx.owner, ctx.repo, int(release["id"]))
-                 if a.get("name") == name), None)
+    return next((a for a in ctx.release_assets(int(release["id"])) if a.get("name") == name), None)
 
 
 def upload_one(ctx: PublishContext, release: JSON, local: LocalAsset) -> JSON:
-    if ctx.abandon.is_set():
-        raise UserError(f"upload of {local.name} not started: this job's draft is a duplicate being dropped")
+    """Upload one asset; failures are reconciled before the next attempt. Connection losses, 5xx and digest
+    mismatches get GPA_GITHUB_RETRIES retries; "name taken" (a leftover or a concurrent job's upload) has its
+    own small budget; a 404 during the new release's read-after-create lag is waited out."""
     started = time.monotonic()
-    for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+    release_id = int(release["id"])
+    failures = conflicts = lag_waits = 0
+    while True:
+        if ctx.abandon.is_set():
+            raise UserError(f"upload of {local.name} not started: this job's draft is a duplicate being dropped")
         try:
             asset = ctx.client.upload_asset(release, local.path, local.name)
         except GitHubError as exc:
             if exc.status == 422 and exc.mentions("immutable"):
                 raise UserError(f"{ctx.tag} became an immutable release while uploading {local.name}; "
                                 "its assets cannot change any more") from None
+            if exc.status == 404:
+                lag_waits += 1
+                if ctx.wait_out_lag(release_id, lag_waits, f"uploading {local.name}"):
+                    continue
+                raise
             duplicate = exc.status == 422 and exc.has_code("already_exists")
-            if not (duplicate or exc.status == 0 or exc.status >= 500) or attempt == UPLOAD_ATTEMPTS:
+            if duplicate:
+                conflicts += 1
+            elif exc.status == 0 or exc.status >= 500:
+                failures += 1
+            else:
+                raise
+            if failures > ctx.client.limits.retries or conflicts > NAME_CONFLICTS:
                 raise
             say(f"  upload of {local.name} failed "
                 f"({'name taken' if duplicate else exc.status or 'connection lost'}); "
@@ -113,18 +130,18 @@ def upload_one(ctx: PublishContext, release: JSON, local: LocalAsset) -> JSON:
                     return existing
                 ctx.client.delete_asset(ctx.owner, ctx.repo, int(existing["id"]))
                 say(f"  deleted {existing.get('state')} leftover {local.name}")
-            ctx.pause(attempt)
+            ctx.pause(failures + conflicts)
             continue
         sha = asset_sha256(asset)
         if sha is not None and sha != local.sha256:
             ctx.client.delete_asset(ctx.owner, ctx.repo, int(asset["id"]))
-            if attempt == UPLOAD_ATTEMPTS:
+            failures += 1
+            if failures > ctx.client.limits.retries:
                 raise UserError(f"GitHub stored {local.name} with sha256 {sha}, not {local.sha256}")
             continue
         took = time.monotonic() - started
         say(f"  uploaded {local.name}  {local.size / 1e6:.1f} MB  {took:.1f}s")
         return asset
-    raise UserError(f"could not upload {local.name}")
 
 
 def starter_grace(ctx: PublishContext, local: LocalAsset) -> float:
@@ -155,14 +172,14 @@ def settle_starters(ctx: PublishContext, release: JSON, remote: list[JSON]) -> l
     deadline = time.monotonic() + grace
     while pending and time.monotonic() < deadline:
         time.sleep(min(1.0, max(0.05, ctx.client.limits.backoff)))
-        remote = ctx.client.list_assets(ctx.owner, ctx.repo, int(release["id"]))
+        remote = ctx.release_assets(int(release["id"]))
         pending = [a for a in remote if a.get("state") != "uploaded" and str(a.get("name")) in local]
     return remote
 
 
 def settled_assets(ctx: PublishContext, release: JSON, expected: set[str]) -> list[JSON]:
     """The release's assets, re-read while some of ``expected`` (just uploaded) are not listed yet."""
-    return ctx.poll(lambda: ctx.client.list_assets(ctx.owner, ctx.repo, int(release["id"])),
+    return ctx.poll(lambda: ctx.release_assets(int(release["id"])),
                     "every uploaded asset in the list", tries=4,
                     done=lambda remote: expected <= {str(a.get("name")) for a in remote})
 

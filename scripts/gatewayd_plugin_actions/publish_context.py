@@ -14,12 +14,16 @@ from typing import Any, Literal, TypeVar
 
 from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.contract import Target
-from gatewayd_plugin_actions.github_api import JSON, GitHubClient, split_repository
+from gatewayd_plugin_actions.github_api import JSON, GitHubClient, GitHubError, split_repository
 from gatewayd_plugin_actions.verify import ArchiveResult
 from gatewayd_plugin_actions.version import Version
 
-UPLOAD_ATTEMPTS = 5
+CREATE_ATTEMPTS = 5
 SYNC_ROUNDS = 3
+# GitHub can answer 404 for a release it created a moment ago, on reads and uploads alike (read-after-create
+# lag: cli/cli#6599, softprops/action-gh-release#760). Until a read has shown a release this run created, a
+# 404 for it is retried for up to this long before it is believed (a concurrent job may really have deleted it).
+CREATE_LAG_SECONDS = 10.0
 Policy = Literal["auto", "true", "false"]
 T = TypeVar("T")
 
@@ -119,6 +123,56 @@ class PublishContext:
         self.lookups = ThreadPoolExecutor(max_workers=3, thread_name_prefix="lookup")
         self.uploads = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="upload")
         self.abandon = threading.Event()  # set when our fresh draft turns out to be a duplicate
+        self._unseen: dict[int, float] = {}  # releases this run created that no read has shown yet → when
+
+    # ---- GitHub's read-after-create lag ---------------------------------------------------------
+
+    def created(self, release_id: int) -> None:
+        self._unseen[release_id] = time.monotonic()
+
+    def seen(self, release_id: int) -> None:
+        self._unseen.pop(release_id, None)
+
+    def lag_left(self, release_id: int) -> float:
+        """Seconds a 404 for this release may still be GitHub's lag rather than a deletion (0: believe it)."""
+        created = self._unseen.get(release_id)
+        return 0.0 if created is None else max(0.0, created + CREATE_LAG_SECONDS - time.monotonic())
+
+    def wait_out_lag(self, release_id: int, attempt: int, what: str) -> bool:
+        """After a 404 for ``release_id``: False if it is to be believed; else say so, pause, True (try again)."""
+        left = self.lag_left(release_id)
+        if left <= 0:
+            return False
+        say(f"  release {release_id} is not visible yet for {what} (GitHub's read-after-create lag); trying again")
+        self.pause(attempt, cap=left)
+        return True
+
+    def despite_lag(self, release_id: int, read: Callable[[], T], what: str) -> T:
+        """``read()`` about a release, repeated while it answers 404 (GitHubError, or None from a lookup that
+        allows 404) during the release's read-after-create lag."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = read()
+            except GitHubError as exc:
+                if exc.status != 404 or not self.wait_out_lag(release_id, attempt, what):
+                    raise
+                continue
+            if result is not None:
+                self.seen(release_id)
+                return result
+            if not self.wait_out_lag(release_id, attempt, what):
+                return result
+
+    def release_assets(self, release_id: int) -> list[JSON]:
+        return self.despite_lag(release_id, lambda: self.client.list_assets(self.owner, self.repo, release_id),
+                                "listing its assets")
+
+    def release_by_id(self, release_id: int) -> JSON | None:
+        """The release, or None once a 404 is believed."""
+        return self.despite_lag(release_id, lambda: self.client.get_release(self.owner, self.repo, release_id),
+                                "reading it")
 
     def close(self) -> None:
         self.uploads.shutdown(cancel_futures=True)
@@ -140,9 +194,10 @@ class PublishContext:
         futures = [self.start(call) for call in calls]
         return [future.result() for future in futures]
 
-    def pause(self, attempt: int) -> None:
+    def pause(self, attempt: int, cap: float | None = None) -> None:
         base = self.client.limits.backoff
-        time.sleep(min(base * 2 ** (attempt - 1), self.client.limits.backoff_max) * random.uniform(0.5, 1.5))
+        delay = min(base * 2 ** (attempt - 1), self.client.limits.backoff_max) * random.uniform(0.5, 1.5)
+        time.sleep(delay if cap is None else min(delay, cap))
 
     def poll(self, fetch: Callable[[], T], what: str, tries: int = 8,
              done: Callable[[T], bool] = lambda found: found is not None) -> T:

@@ -186,11 +186,15 @@ class Faults:
         (epoch seconds, rounded up) until the reset time, after which the quota is full again."""
         return self._arm("primary_rate_limit", route, 1, reset_in=reset_in)
 
-    def eventual_consistency(self, *, reads: int = 2, seconds: float = 0.0, times: int = 1) -> Fault:
+    def eventual_consistency(self, *, reads: int = 2, seconds: float = 0.0, times: int = 1,
+                             by_id: bool = False) -> Fault:
         """For the next ``times`` release creates: the new release is missing from get-by-tag (404)
         and from release lists for the next ``reads`` such reads and/or ``seconds`` seconds (both
-        must be exhausted).  Get-by-id and the create's own response are consistent."""
-        return self._arm("eventual_consistency", ("POST", "releases"), times, reads=reads, seconds=seconds)
+        must be exhausted).  With ``by_id``, get-by-id and its asset list answer 404 too (GitHub's
+        read-after-create lag, cli/cli#6599); else they are consistent.  The create's own response
+        and writes (uploads, updates) are always consistent."""
+        return self._arm("eventual_consistency", ("POST", "releases"), times, reads=reads, seconds=seconds,
+                         by_id=by_id)
 
     def race_create(self, times: int = 1, *, draft: bool = False, author: str = "other-job[bot]") -> Fault:
         """When the next ``times`` creates arrive, first insert a competing release for the same tag

@@ -1139,7 +1139,7 @@ class FakeGitHub:
 
     def _get_release(self, ctx: _Ctx, repo: Repo, _payload: Any) -> Response:
         with self.state.lock:
-            rel = self.state.release(repo, int(ctx.params["release_id"]), can_see_drafts=ctx.can_write)
+            rel = self.state.release(repo, int(ctx.params["release_id"]), can_see_drafts=ctx.can_write, read=True)
             return self._json(200, self._release_json(rel))
 
     def _get_release_by_tag(self, ctx: _Ctx, repo: Repo, _payload: Any) -> Response:
@@ -1214,6 +1214,7 @@ class FakeGitHub:
                 ctx.fired.append("eventual_consistency")
                 rel.stale_reads = int(ec.params["reads"])
                 rel.stale_until = time.monotonic() + float(ec.params["seconds"])
+                rel.stale_by_id = bool(ec.params["by_id"])
             out = self._json(
                 201, self._release_json(rel), {"Location": f"{self._repo_api(repo.owner, repo.name)}/releases/{rel.id}"}
             )
@@ -1275,7 +1276,7 @@ class FakeGitHub:
 
     def _list_assets(self, ctx: _Ctx, repo: Repo, _payload: Any) -> Response:
         with self.state.lock:
-            rel = self.state.release(repo, int(ctx.params["release_id"]), can_see_drafts=ctx.can_write)
+            rel = self.state.release(repo, int(ctx.params["release_id"]), can_see_drafts=ctx.can_write, read=True)
             page, headers = self._paginate(
                 ctx, self._ordered_assets(rel), f"/repositories/{repo.id}/releases/{rel.id}/assets"
             )

@@ -199,6 +199,8 @@ class Release:
     #: eventual consistency: hidden from get-by-tag and list for this many more reads / until then
     stale_reads: int = 0
     stale_until: float = 0.0
+    #: ... and also from get-by-id and its asset list (404, as if it did not exist yet)
+    stale_by_id: bool = False
 
     def is_stale(self, now: float) -> bool:
         return self.stale_reads > 0 or now < self.stale_until
@@ -274,10 +276,12 @@ class State:
                     return repo
             raise not_found()
 
-    def release(self, repo: Repo, release_id: int, *, can_see_drafts: bool) -> Release:
+    def release(self, repo: Repo, release_id: int, *, can_see_drafts: bool, read: bool = False) -> Release:
+        """``read``: a GET (get-by-id, asset list), which a release still in its read-after-create lag fails."""
         with self.lock:
             rel = repo.releases.get(release_id)
-            if rel is None or (rel.draft and not can_see_drafts):
+            if rel is None or (rel.draft and not can_see_drafts) or (read and rel.stale_by_id
+                                                                      and self._consume_stale(rel)):
                 raise not_found(f"{DOC_RELEASES}#get-a-release")
             return rel
 
