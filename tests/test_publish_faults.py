@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from gatewayd_plugin_actions import contract
+from gatewayd_plugin_actions.contract import DEFAULT_TARGETS
 from tests.conftest import RunCli
 from tests.fake_github import FakeGitHub
 from tests.fixtures_github import OWNER, REPO, TOKEN, PublishDist
@@ -159,7 +161,20 @@ def test_different_build_for_a_published_mutable_release_is_repaired(run_cli: Ru
     first = publish_dist("v1.0.0", flavour="first build", name="first")
     assert publish(run_cli, repo, tmp_path, first, "v1.0.0").code == 0
     second = publish_dist("v1.0.0", flavour="second build", name="second")
+    repo.clear_log()
     run = publish(run_cli, repo, tmp_path, second, "v1.0.0")
     assert run.code == 0, run.text
     assert "repairing" in run.result.stderr
     assert_complete(repo, second, "v1.0.0")
+    # Every changed asset was uploaded beside the old one under a name the installer cannot pick, then the old
+    # one deleted and the new one renamed: a name is missing from the live release only between those two.
+    changed = len(list(second.glob("*.tar.gz"))) + len(list(second.glob("*.zip"))) + 1  # + checksums.txt
+    staged = [e for e in repo.requests_log if e.kind == "upload" and e.status == 201]
+    deletes = [e for e in repo.requests_log if e.method == "DELETE" and e.status == 204]
+    renames = [e for e in repo.requests_log if e.method == "PATCH" and "/releases/assets/" in e.path]
+    assert len(staged) == len(deletes) == len(renames) == changed, (len(staged), len(deletes), len(renames))
+    assert all(e.query["name"].startswith("gpa-staging-") for e in staged)
+    assert not any(contract.installer_matches_archive(e.query["name"], t) or "checksums.txt" in e.query["name"]
+                   for e in staged for t in DEFAULT_TARGETS)
+    for k, delete in enumerate(sorted(deletes, key=lambda e: e.started_at), start=1):  # each after its upload
+        assert sum(e.started_at + e.duration <= delete.started_at for e in staged) >= k

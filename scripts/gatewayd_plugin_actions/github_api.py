@@ -443,6 +443,11 @@ class GitHubClient:
         response = self.request("DELETE", f"{self._repo(owner, repo)}/releases/assets/{asset_id}", allow=(404,))
         return response.status_code != 404
 
+    def rename_asset(self, owner: str, repo: str, asset_id: int, name: str) -> JSON:
+        url = f"{self._repo(owner, repo)}/releases/assets/{asset_id}"
+        data: JSON = self.json("PATCH", url, json_body={"name": name})
+        return data
+
     def upload_asset(self, release: JSON, path: Path, name: str | None = None) -> JSON:
         """POST ``path`` to the release's ``upload_url``, streamed from disk. Not retried on errors: the
         caller reconciles (a 502 can leave a ``starter`` asset that blocks the name)."""

@@ -8,6 +8,7 @@ reconciled (listed, then deleted or accepted) before it is retried; a listing co
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from gatewayd_plugin_actions.publish_context import (
 
 # How often one upload may find its name taken (a leftover of ours, or another job's upload) before giving up.
 NAME_CONFLICTS = 3
+# Names of replacement uploads before they are swapped in (see swap_in); leftovers are always deleted.
+STAGING_PREFIX = "gpa-staging-"
 
 
 @dataclass
@@ -63,7 +66,7 @@ def make_plan(ctx: PublishContext, remote: list[JSON], *, prune: bool) -> Plan:
     for name, asset in by_name.items():
         if name in local_names:
             continue
-        if asset.get("state") != "uploaded" or prune:
+        if asset.get("state") != "uploaded" or prune or name.startswith(STAGING_PREFIX):
             plan.delete.append(asset)
         else:
             plan.strays.append(name)
@@ -86,10 +89,12 @@ def find_asset(ctx: PublishContext, release: JSON, name: str) -> JSON | None:
     return next((a for a in ctx.release_assets(int(release["id"])) if a.get("name") == name), None)
 
 
-def upload_one(ctx: PublishContext, release: JSON, local: LocalAsset) -> JSON:
+def upload_one(ctx: PublishContext, release: JSON, local: LocalAsset, name: str | None = None) -> JSON:
     """Upload one asset; failures are reconciled before the next attempt. Connection losses, 5xx and digest
     mismatches get GPA_GITHUB_RETRIES retries; "name taken" (a leftover or a concurrent job's upload) has its
-    own small budget; a 404 during the new release's read-after-create lag is waited out."""
+    own small budget; a 404 during the new release's read-after-create lag is waited out. ``name``: upload
+    under another name than the local one."""
+    name = name or local.name
     started = time.monotonic()
     release_id = int(release["id"])
     failures = conflicts = lag_waits = 0
@@ -97,7 +102,7 @@ def upload_one(ctx: PublishContext, release: JSON, local: LocalAsset) -> JSON:
         if ctx.abandon.is_set():
             raise UserError(f"upload of {local.name} not started: this job's draft is a duplicate being dropped")
         try:
-            asset = ctx.client.upload_asset(release, local.path, local.name)
+            asset = ctx.client.upload_asset(release, local.path, name)
         except GitHubError as exc:
             if exc.status == 422 and exc.mentions("immutable"):
                 raise UserError(f"{ctx.tag} became an immutable release while uploading {local.name}; "
@@ -120,10 +125,10 @@ def upload_one(ctx: PublishContext, release: JSON, local: LocalAsset) -> JSON:
                 f"({'name taken' if duplicate else exc.status or 'connection lost'}); "
                 "reconciling")
             # After "name taken", GitHub has it but may not list it yet: read a few times.
-            existing = ctx.poll(lambda: find_asset(ctx, release, local.name), local.name, tries=3 if duplicate else 1)
+            existing = ctx.poll(lambda: find_asset(ctx, release, name), name, tries=3 if duplicate else 1)
             if duplicate and existing is not None and existing.get("state") != "uploaded":
                 # Maybe a concurrent job's upload in flight: let it finish before taking the name.
-                existing = wait_for_upload(ctx, release, existing, local)
+                existing = wait_for_upload(ctx, release, existing, local, name)
             if existing is not None:
                 if existing.get("state") == "uploaded" and same_content(ctx, existing, local):
                     say(f"  {local.name} is there after all (same sha256)")
@@ -144,19 +149,40 @@ def upload_one(ctx: PublishContext, release: JSON, local: LocalAsset) -> JSON:
         return asset
 
 
+def staging_name(ctx: PublishContext) -> str:
+    """A temporary asset name the installer can never pick: no GOOS, GOARCH, archive extension or
+    checksums.txt in it (it matches names by substring)."""
+    while True:
+        name = f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+        if not any(contract.installer_matches_archive(name, t) for t in ctx.dist.targets) \
+                and contract.installer_pick_checksums([name]) is None:
+            return name
+
+
+def swap_in(ctx: PublishContext, release: JSON, local: LocalAsset, old: JSON) -> JSON:
+    """Replace ``old`` (a live asset with other content) by ``local``: upload under a staging name, delete
+    the old asset, rename the new one. A run that dies midway leaves a staging asset the next run deletes."""
+    staged = upload_one(ctx, release, local, staging_name(ctx))
+    if ctx.client.delete_asset(ctx.owner, ctx.repo, int(old["id"])):
+        ctx.outcome.deleted.append(local.name)
+    asset = ctx.client.rename_asset(ctx.owner, ctx.repo, int(staged["id"]), local.name)
+    say(f"  replaced {local.name}: uploaded beside the old one, then swapped in")
+    return asset
+
+
 def starter_grace(ctx: PublishContext, local: LocalAsset) -> float:
     """How long another job's upload of ``local`` may reasonably take (GPA_STARTER_GRACE + 2 MB/s)."""
     return ctx.client.limits.starter_grace + local.size / 2e6
 
 
-def wait_for_upload(ctx: PublishContext, release: JSON, starter: JSON, local: LocalAsset) -> JSON | None:
+def wait_for_upload(ctx: PublishContext, release: JSON, starter: JSON, local: LocalAsset, name: str) -> JSON | None:
     """A ``starter`` asset is an upload in flight (another job's) or the leftover of a failed one: wait
     for it to become ``uploaded`` within the grace period; return what is there then (None if gone)."""
     deadline = time.monotonic() + starter_grace(ctx, local)
     current: JSON | None = starter
     while current is not None and current.get("state") != "uploaded" and time.monotonic() < deadline:
         time.sleep(min(1.0, max(0.05, ctx.client.limits.backoff)))
-        current = find_asset(ctx, release, local.name)
+        current = find_asset(ctx, release, name)
     return current
 
 
@@ -208,13 +234,20 @@ def sync(ctx: PublishContext, release: JSON, *, prune: bool, fresh: bool = False
         if round_number == 1:
             say(f"  {len(plan.keep)} assets already uploaded with the same sha256, "
                 f"{len(plan.upload)} to upload, {len(plan.delete)} to delete")
+        # A published release keeps serving installs while it is repaired: a changed asset is uploaded beside
+        # the old one and swapped in, so the name is missing only between a delete and a rename.
+        swaps = {str(a.get("name")): a for a in plan.delete if not release.get("draft")
+                 and a.get("state") == "uploaded" and str(a.get("name")) in {x.name for x in plan.upload}}
         for asset in plan.delete:
+            if str(asset.get("name")) in swaps:
+                continue
             if ctx.client.delete_asset(ctx.owner, ctx.repo, int(asset["id"])):
                 ctx.outcome.deleted.append(str(asset.get("name")))
                 say(f"  deleted {asset.get('state')} asset {asset.get('name')}")
         workers = max(1, min(ctx.options.concurrency, len(plan.upload)))
         started = time.monotonic()
-        futures = [ctx.uploads.submit(upload_one, ctx, release, local) for local in plan.upload]
+        futures = [ctx.uploads.submit(swap_in, ctx, release, local, swaps[local.name]) if local.name in swaps
+                   else ctx.uploads.submit(upload_one, ctx, release, local) for local in plan.upload]
         wait(futures)  # every upload has ended, whatever happens next
         errors = []
         for future in futures:
