@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from gatewayd_plugin_actions.commands.toolbox import parse_output_file
 from gatewayd_plugin_actions.contract import DEFAULT_TARGETS
 from gatewayd_plugin_actions.merge import merge_dists
 from tests.conftest import CLI, RunCli, clean_env
@@ -40,24 +41,6 @@ class Run:
     @property
     def text(self) -> str:
         return self.result.stdout + self.result.stderr
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and "=" not in line.split("<<")[0]:
-            name, delim = line.split("<<", 1)
-            value = []
-            for inner in lines:
-                if inner == delim:
-                    break
-                value.append(inner)
-            out[name] = "\n".join(value)
-        elif "=" in line:
-            name, value_ = line.split("=", 1)
-            out[name] = value_
-    return out
 
 
 def publish_env(fake: FakeGitHub, tmp_path: Path, token: str | None = TOKEN, **extra: str) -> dict[str, str]:
@@ -85,7 +68,7 @@ def collect(result: subprocess.CompletedProcess[str], tmp_path: Path) -> Run:
     check_no_canary(result.stdout, result.stderr, out_text, summary_text)
     for path in (output, summary):
         path.unlink(missing_ok=True)
-    return Run(result, parse_outputs(out_text), summary_text)
+    return Run(result, parse_output_file(out_text), summary_text)
 
 
 def publish(run_cli: RunCli, fake: FakeGitHub, tmp_path: Path, dist: Path, tag: str, *args: str,

@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 import requests
 
+from gatewayd_plugin_actions.commands.toolbox import parse_output_file
 from tests.conftest import CLI, RunCli, clean_env
 from tests.fixtures_github import OWNER, READ_TOKEN, REPO, REPOSITORY, TOKEN, PublishDist
 from tests.indie_github import FaultMix, IndieGitHub, LogEntry, ReleaseView
@@ -70,25 +71,6 @@ class Run:
     def explain(self) -> str:
         return f"exit {self.result.returncode}\n{self.text[-4000:]}\n--- requests ---\n" + \
             "\n".join(map(str, self.log[-150:]))
-
-
-def outputs(text: str) -> dict[str, str]:
-    """Parse a GITHUB_OUTPUT file: ``k=v`` lines and ``k<<DELIM`` heredocs."""
-    out: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            key, delim = line.split("<<", 1)
-            value = []
-            for inner in lines:
-                if inner == delim:
-                    break
-                value.append(inner)
-            out[key] = "\n".join(value)
-        elif "=" in line:
-            key, value_text = line.split("=", 1)
-            out[key] = value_text
-    return out
 
 
 def expected_assets(dist: Path) -> dict[str, str]:
@@ -200,7 +182,7 @@ def test_clean_publish(harness: Harness, publish_dist: PublishDist) -> None:
     release = assert_complete(gh, "v1.2.3", dist, run)
     assert release.latest and not release.prerelease
     assert gh.latest_tag(OWNER, REPO) == "v1.2.3"
-    assert "v1.2.3" in outputs(run.output).get("version", ""), run.output
+    assert "v1.2.3" in parse_output_file(run.output).get("version", ""), run.output
     assert gh.advisories == set(), gh.advisories  # Accept: application/vnd.github+json and an API version sent
     # The issue's flow: draft first, uploads on the upload host, publish last.
     writes = [e for e in run.writes(ok_only=True) if not e.path.endswith("/generate-notes")]

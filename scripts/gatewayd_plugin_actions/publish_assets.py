@@ -236,8 +236,9 @@ def sync(ctx: PublishContext, release: JSON, *, prune: bool, fresh: bool = False
                 f"{len(plan.upload)} to upload, {len(plan.delete)} to delete")
         # A published release keeps serving installs while it is repaired: a changed asset is uploaded beside
         # the old one and swapped in, so the name is missing only between a delete and a rename.
+        replaced = {x.name for x in plan.upload}
         swaps = {str(a.get("name")): a for a in plan.delete if not release.get("draft")
-                 and a.get("state") == "uploaded" and str(a.get("name")) in {x.name for x in plan.upload}}
+                 and a.get("state") == "uploaded" and str(a.get("name")) in replaced}
         for asset in plan.delete:
             if str(asset.get("name")) in swaps:
                 continue
