@@ -204,6 +204,19 @@ class _Checker:
                     self.error(f"{where} has unknown key {key!r}", _line(policy, key))
 
 
+_VERSION_DIRECTIVE = re.compile(r"^%YAML[ \t][^\n]*", re.MULTILINE)
+
+
+def _without_version_directive(text: str) -> str:
+    """GatewayD's YAML reader ignores ``%YAML 1.1`` (``enabled: yes`` stays the string "yes" there), while
+    ruamel would switch to 1.1 rules: read every manifest by the rules GatewayD applies. The directive line
+    becomes a comment, so line numbers stay right."""
+    head, marker, rest = text.partition("\n---")
+    if not marker:
+        return text
+    return _VERSION_DIRECTIVE.sub(lambda m: "#" + m.group(0)[1:], head) + marker + rest
+
+
 def _load(path: Path, display: str, data: bytes | None) -> Any:
     yaml = YAML(typ="rt")
     try:
@@ -222,7 +235,7 @@ def _load(path: Path, display: str, data: bytes | None) -> Any:
     except OSError as exc:
         raise UserError(f"{display}: cannot read: {exc}", [Problem(f"cannot read: {exc}", display)]) from None
     try:
-        return yaml.load(text)
+        return yaml.load(_without_version_directive(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if exc.context_mark is not None and mark is not None and mark.index >= len(text):

@@ -1,0 +1,3 @@
+module gatewayd-plugin-actions/archivecheck
+
+go 1.22
