@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gatewayd_plugin_actions.errors import Problem
+from gatewayd_plugin_actions.errors import Problem, UserError
 
 # GitHub shows only 10 annotations of each kind per step; the rest still go to the log and summary.
 MAX_ANNOTATIONS_PER_KIND = 10
@@ -59,6 +59,15 @@ def report(problems: list[Problem]) -> None:
             if count < MAX_ANNOTATIONS_PER_KIND:
                 print(workflow_command(problem), flush=True)
             shown[problem.severity] = count + 1
+
+
+def conclude(problems: list[Problem], failure: str) -> None:
+    """The one way a checking stage ends: with errors, raise them all for the CLI to report once (so each
+    problem is one annotation); without, report the warnings here and go on."""
+    errors = [p for p in problems if p.is_error]
+    if errors:
+        raise UserError(f"{failure}: {len(errors)} error(s)", problems)
+    report(problems)
 
 
 def progress(message: str) -> None:

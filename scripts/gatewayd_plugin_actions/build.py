@@ -15,13 +15,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io
+from gatewayd_plugin_actions import actions_io, dist
 from gatewayd_plugin_actions.context import Binary, ReleaseContext
 from gatewayd_plugin_actions.contract import Target, sha256_file
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.gotools import go_binary
-
-BUILD_DIR = ".build"  # inside dist/: per-target binaries before packaging
 
 
 def go_module_path(project: Path) -> str:
@@ -116,7 +114,7 @@ def binary_filename(ctx: ReleaseContext, target: Target) -> str:
 
 
 def build_target(ctx: ReleaseContext, target: Target) -> Binary:
-    out_dir = ctx.options.dist / BUILD_DIR / target.slug
+    out_dir = ctx.options.dist / dist.BUILD_DIR / target.slug
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / binary_filename(ctx, target)
     env = dict(os.environ, GOOS=target.goos, GOARCH=target.goarch, CGO_ENABLED="1" if ctx.options.cgo else "0")

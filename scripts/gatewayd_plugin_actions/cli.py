@@ -32,7 +32,7 @@ COMMAND_MODULES = (
 # tests/test_cli.py keeps this in step with what the modules register.
 COMMAND_OWNERS = {
     "validate": "validate", "build": "build", "package": "package", "verify": "verify", "release": "release",
-    "publish": "publish", "merge": "publish", "lint-plan": "go_test", "lint": "go_test",
+    "publish": "publish", "merge": "publish", "preflight": "publish", "lint-plan": "go_test", "lint": "go_test",
     "govulncheck": "go_test", "go-test": "go_test", "test-summary": "go_test", "toolbox": "toolbox",
     "test-plugin": "test_plugin",
 }

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target
+from gatewayd_plugin_actions.dist import Archive
 from gatewayd_plugin_actions.manifest import Manifest
+from gatewayd_plugin_actions.verify import ArchiveResult, GateOptions
 from gatewayd_plugin_actions.version import Version
-
-if TYPE_CHECKING:  # verify imports this module
-    from gatewayd_plugin_actions.verify import ArchiveResult
-
-METADATA_FILE = "metadata.json"  # written into dist/, never uploaded
 
 
 @dataclass
@@ -32,6 +28,7 @@ class Options:
     repository: str | None = None  # OWNER/NAME
     snapshot: bool = False
     gatewayd: Path | None = None  # a GatewayD binary for the install round-trip
+    gate: GateOptions = field(default_factory=GateOptions)  # start the plugin before publishing
     jobs: int = 0  # parallel target builds; 0 = one per CPU
 
 
@@ -43,23 +40,6 @@ class Binary:
     size: int
     seconds: float
     started: float = 0.0  # time.monotonic() when `go build` started, to measure overlap
-
-
-@dataclass
-class Archive:
-    target: Target
-    path: Path
-    sha256: str
-    size: int
-    binary_sha256: str
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    def summary(self) -> dict[str, str | int]:
-        """As metadata.json and the action's outputs list it."""
-        return {"name": self.name, "target": str(self.target), "sha256": self.sha256, "size": self.size}
 
 
 @dataclass

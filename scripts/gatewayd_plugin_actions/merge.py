@@ -5,7 +5,8 @@ targets and uploads its dist as an artifact; the publish job downloads them all 
 ``publish --dist PART --dist PART …``. Merging:
 
 * requires every part to be a dist of the same plugin and version (``metadata.json``);
-* copies the archives (and any other asset) once; the same name with different content is an error;
+* copies every file once (verifying the union refuses any that is not a declared archive); the same
+  name with different content is an error;
 * restores exec bits on staged binaries under ``.build/`` (``actions/upload-artifact`` drops file modes),
   so a later ``package`` run packs them executable;
 * rebuilds ``checksums.txt`` over the union (the parts' own files cover only their targets);
@@ -14,18 +15,13 @@ targets and uploads its dist as an artifact; the publish job downloads them all 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
-from gatewayd_plugin_actions import actions_io, build, contract
-from gatewayd_plugin_actions.context import METADATA_FILE, Archive, Options, ReleaseContext
+from gatewayd_plugin_actions import actions_io, contract, dist
 from gatewayd_plugin_actions.contract import Target
 from gatewayd_plugin_actions.errors import UserError
-from gatewayd_plugin_actions.package import write_checksums
-from gatewayd_plugin_actions.verify import read_metadata, uploadable_files
 
 
 def _link_or_copy(source: Path, dest: Path) -> None:
@@ -56,28 +52,23 @@ def merge_dists(parts: list[Path], out: Path) -> Path:
     """Merge ``parts`` into ``out`` (created; must not exist or be empty) and return ``out``."""
     if not parts:
         raise UserError("nothing to merge: pass at least one --dist")
-    metas: list[dict[str, Any]] = []
-    for part in parts:
-        meta: dict[str, Any] = dict(read_metadata(part))
-        if not meta:
-            raise UserError(f"{part} has no {METADATA_FILE}: is it a dist made by `release --snapshot` or "
-                            "`package`? (upload the whole dist directory as the artifact)")
-        metas.append(meta)
-    plugin = _one({str(m.get("plugin")) for m in metas}, "plugin name", parts)
-    version = _one({str(m.get("version")) for m in metas}, "version", parts)
+    metas = [dist.require(part) for part in parts]
+    plugin = _one({m.plugin for m in metas}, "plugin name", parts)
+    version = _one({m.version for m in metas}, "version", parts)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not empty; pick another merge directory")
     out.mkdir(parents=True, exist_ok=True)
 
     sources: dict[str, tuple[str, Path]] = {}
-    archive_targets: dict[str, str] = {}
+    archive_targets: dict[str, Target] = {}
     targets: set[Target] = set()
-    binaries: list[dict[str, Any]] = []
+    binaries: list[dist.StagedBinary] = []
     for part, meta in zip(parts, metas, strict=True):
-        targets.update(Target.parse(str(t)) for t in meta.get("targets") or [])
-        for entry in meta.get("archives") or []:
-            archive_targets[str(entry["name"])] = str(entry["target"])
-        for name in uploadable_files(part):
+        targets.update(meta.targets)
+        for archive in meta.archives:
+            archive_targets[archive.name] = archive.target
+        # Every file travels, so the merged dist's verification names (and refuses) any stray one.
+        for name in dist.listed_files(part):
             if name == contract.CHECKSUMS_ASSET:
                 continue  # rebuilt over the union below
             sha = contract.sha256_file(part / name)
@@ -87,33 +78,25 @@ def merge_dists(parts: list[Path], out: Path) -> Path:
             if name not in sources:
                 _link_or_copy(part / name, out / name)
                 sources[name] = (sha, part / name)
-        staged = part / build.BUILD_DIR
+        staged = part / dist.BUILD_DIR
         if staged.is_dir():
-            shutil.copytree(staged, out / build.BUILD_DIR, dirs_exist_ok=True)
-            binaries += list(meta.get("binaries") or [])
-    restored = restore_exec_bits(out / build.BUILD_DIR) if (out / build.BUILD_DIR).is_dir() else 0
+            shutil.copytree(staged, out / dist.BUILD_DIR, dirs_exist_ok=True)
+            binaries += meta.binaries
+    restored = restore_exec_bits(out / dist.BUILD_DIR) if (out / dist.BUILD_DIR).is_dir() else 0
 
-    ctx = ReleaseContext(Options(project=out, dist=out))
-    ctx.archives = [Archive(Target.parse(target), out / name, sources[name][0], (out / name).stat().st_size, "")
-                    for name, target in sorted(archive_targets.items()) if name in sources]
     missing = sorted(set(archive_targets) - set(sources))
     if missing:
         raise UserError(f"metadata lists archives that no dist contains: {', '.join(missing)}")
-    if ctx.archives:
-        write_checksums(ctx)
-    merged = {
-        "plugin": plugin,
-        "version": version,
-        "prerelease": any(bool(m.get("prerelease")) for m in metas),
-        "commit": metas[0].get("commit"),
-        "source_date_epoch": metas[0].get("source_date_epoch"),
-        "version_variable": metas[0].get("version_variable"),
-        "targets": [str(t) for t in sorted(targets)],
-        "binaries": binaries,
-        "archives": [a.summary() for a in ctx.archives],
-        "merged_from": [str(p) for p in parts],
-    }
-    (out / METADATA_FILE).write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
-    actions_io.progress(f"merged {len(parts)} dists into {out}: {len(ctx.archives)} archives for "
+    archives = [dist.Archive(target, out / name, sources[name][0], (out / name).stat().st_size,
+                             next((a.binary_sha256 for m in metas for a in m.archives if a.name == name), ""))
+                for name, target in sorted(archive_targets.items())]
+    if archives:
+        dist.write_checksums(out, archives)
+    first = metas[0]
+    dist.save(out, dist.DistMetadata(
+        plugin=plugin, version=version, targets=sorted(targets), prerelease=any(m.prerelease for m in metas),
+        commit=first.commit, source_date_epoch=first.source_date_epoch, version_variable=first.version_variable,
+        archives=archives, binaries=binaries, merged_from=[str(p) for p in parts]))
+    actions_io.progress(f"merged {len(parts)} dists into {out}: {len(archives)} archives for "
                         f"{len(targets)} targets{f', exec bits restored on {restored} binaries' if restored else ''}")
     return out

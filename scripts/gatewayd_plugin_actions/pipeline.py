@@ -16,10 +16,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, build, gotools, package, verify
-from gatewayd_plugin_actions.context import METADATA_FILE, Archive, Binary, Options, ReleaseContext
+from gatewayd_plugin_actions import actions_io, build, dist, gotools, package, verify
+from gatewayd_plugin_actions.context import Binary, Options, ReleaseContext
 from gatewayd_plugin_actions.contract import MANIFEST_FILE, Target
-from gatewayd_plugin_actions.errors import Findings, UserError
+from gatewayd_plugin_actions.dist import Archive
+from gatewayd_plugin_actions.errors import UserError
 from gatewayd_plugin_actions.manifest import load_manifest
 from gatewayd_plugin_actions.version import head_commit, resolve_version, source_date_epoch
 
@@ -57,15 +58,15 @@ def stage_version(ctx: ReleaseContext) -> None:
                               "add `var Version = \"0.0.0\"` to package plugin or pass --version-variable")
 
 
-def prepare_dist(dist: Path) -> None:
+def prepare_dist(path: Path) -> None:
     """Start from an empty dist/, but never delete a directory this tool did not make."""
-    if dist.exists():
-        ours = (dist / METADATA_FILE).is_file() or (dist / build.BUILD_DIR).is_dir()
-        if any(dist.iterdir()) and not ours:
-            raise UserError(f"{dist} exists and was not made by gatewayd-plugin-actions; remove it or pass "
+    if path.exists():
+        ours = (path / dist.METADATA_FILE).is_file() or (path / dist.BUILD_DIR).is_dir()
+        if any(path.iterdir()) and not ours:
+            raise UserError(f"{path} exists and was not made by gatewayd-plugin-actions; remove it or pass "
                             "another --dist")
-        shutil.rmtree(dist)
-    dist.mkdir(parents=True)
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
 
 
 def parallel_jobs(options: Options, count: int) -> int:
@@ -114,7 +115,7 @@ def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> No
     ctx.timings["go build"] = sum(b.seconds for b in ctx.binaries)
     ctx.timings["go build wall"] = busy_seconds([(b.started, b.started + b.seconds) for b in ctx.binaries])
     if package_too:
-        package.write_checksums(ctx)
+        write_checksums(ctx)
 
 
 def busy_seconds(intervals: list[tuple[float, float]]) -> float:
@@ -134,33 +135,34 @@ def write_timings(ctx: ReleaseContext) -> None:
         Path(target).write_text(json.dumps(ctx.timings, indent=2) + "\n", encoding="utf-8")
 
 
-def write_metadata(ctx: ReleaseContext) -> Path:
+def write_checksums(ctx: ReleaseContext) -> Path:
+    ctx.checksums = dist.write_checksums(ctx.options.dist, ctx.archives)
+    return ctx.checksums
+
+
+def dist_metadata(ctx: ReleaseContext) -> dist.DistMetadata:
+    """What this run put in the dist, as ``metadata.json`` records it."""
     assert ctx.version is not None
-    data = {
-        "plugin": ctx.plugin_name,
-        "version": ctx.tag,
-        "prerelease": ctx.version.is_prerelease,
-        "commit": ctx.commit,
-        "source_date_epoch": ctx.source_date_epoch,
-        "version_variable": ctx.version_variable,
-        "targets": [str(t) for t in ctx.options.targets],
-        "binaries": [{"target": str(b.target), "path": str(b.path.relative_to(ctx.options.dist)),
-                      "sha256": b.sha256, "size": b.size} for b in ctx.binaries],
-        "archives": [{**a.summary(), "binary_sha256": a.binary_sha256} for a in ctx.archives],
-    }
-    path = ctx.options.dist / METADATA_FILE
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return path
+    return dist.DistMetadata(
+        plugin=ctx.plugin_name, version=ctx.tag, targets=list(ctx.options.targets),
+        prerelease=ctx.version.is_prerelease, commit=ctx.commit, source_date_epoch=ctx.source_date_epoch,
+        version_variable=ctx.version_variable, archives=list(ctx.archives),
+        binaries=[dist.StagedBinary(b.target, b.path.relative_to(ctx.options.dist).as_posix(), b.sha256, b.size)
+                  for b in ctx.binaries])
+
+
+def write_metadata(ctx: ReleaseContext) -> Path:
+    return dist.save(ctx.options.dist, dist_metadata(ctx))
 
 
 def stage_verify(ctx: ReleaseContext) -> verify.VerifyReport:
     with timed(ctx, "verify"):
         report = verify.verify_dist(ctx.options.dist, ctx.plugin_name, ctx.tag, ctx.options.targets,
                                     actions_io.repository(ctx.options.repository), ctx.options.gatewayd,
-                                    ctx.checked_archives)
+                                    ctx.checked_archives, ctx.options.gate)
+    ctx.timings["gate"] = report.gate_seconds
     ctx.verified = report.checked
-    actions_io.report(report.problems)
-    Findings(report.problems).raise_if_errors(f"{ctx.options.dist} is not installable")
+    actions_io.conclude(report.problems, f"{ctx.options.dist} is not installable; nothing was published")
     return report
 
 
@@ -174,7 +176,7 @@ def release_snapshot(options: Options) -> ReleaseContext:
     prepare_dist(options.dist)
     with actions_io.group(f"build and package {ctx.plugin_name} {ctx.tag}"):
         stage_build_and_package(ctx)
-    shutil.rmtree(options.dist / build.BUILD_DIR, ignore_errors=True)
+    shutil.rmtree(options.dist / dist.BUILD_DIR, ignore_errors=True)
     ctx.binaries = []  # their staging files are gone; the archives hold them now
     write_metadata(ctx)
     with actions_io.group("verify"):

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, contract
+from gatewayd_plugin_actions.dist import Asset
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.github_api import JSON, GitHubError
 from gatewayd_plugin_actions.publish_context import (
     SYNC_ROUNDS,
-    LocalAsset,
     PublishContext,
     asset_sha256,
     say,
@@ -37,7 +37,7 @@ STAGING_PREFIX = "gpa-staging-"
 class Plan:
     """What a release needs so that its assets equal the dist."""
 
-    upload: list[LocalAsset] = field(default_factory=list)
+    upload: list[Asset] = field(default_factory=list)
     delete: list[JSON] = field(default_factory=list)  # starter leftovers, different content, strays
     keep: list[str] = field(default_factory=list)
     strays: list[str] = field(default_factory=list)  # uploaded assets not in the dist
@@ -73,7 +73,7 @@ def make_plan(ctx: PublishContext, remote: list[JSON], *, prune: bool) -> Plan:
     return plan
 
 
-def same_content(ctx: PublishContext, remote: JSON, local: LocalAsset) -> bool:
+def same_content(ctx: PublishContext, remote: JSON, local: Asset) -> bool:
     sha = asset_sha256(remote)
     if sha is not None:
         return sha == local.sha256
@@ -89,7 +89,7 @@ def find_asset(ctx: PublishContext, release: JSON, name: str) -> JSON | None:
     return next((a for a in ctx.release_assets(int(release["id"])) if a.get("name") == name), None)
 
 
-def upload_one(ctx: PublishContext, release: JSON, local: LocalAsset, name: str | None = None) -> JSON:
+def upload_one(ctx: PublishContext, release: JSON, local: Asset, name: str | None = None) -> JSON:
     """Upload one asset; failures are reconciled before the next attempt. Connection losses, 5xx and digest
     mismatches get GPA_GITHUB_RETRIES retries; "name taken" (a leftover or a concurrent job's upload) has its
     own small budget; a 404 during the new release's read-after-create lag is waited out. ``name``: upload
@@ -159,7 +159,7 @@ def staging_name(ctx: PublishContext) -> str:
             return name
 
 
-def swap_in(ctx: PublishContext, release: JSON, local: LocalAsset, old: JSON) -> JSON:
+def swap_in(ctx: PublishContext, release: JSON, local: Asset, old: JSON) -> JSON:
     """Replace ``old`` (a live asset with other content) by ``local``: upload under a staging name, delete
     the old asset, rename the new one. A run that dies midway leaves a staging asset the next run deletes."""
     staged = upload_one(ctx, release, local, staging_name(ctx))
@@ -170,12 +170,12 @@ def swap_in(ctx: PublishContext, release: JSON, local: LocalAsset, old: JSON) ->
     return asset
 
 
-def starter_grace(ctx: PublishContext, local: LocalAsset) -> float:
+def starter_grace(ctx: PublishContext, local: Asset) -> float:
     """How long another job's upload of ``local`` may reasonably take (GPA_STARTER_GRACE + 2 MB/s)."""
     return ctx.client.limits.starter_grace + local.size / 2e6
 
 
-def wait_for_upload(ctx: PublishContext, release: JSON, starter: JSON, local: LocalAsset, name: str) -> JSON | None:
+def wait_for_upload(ctx: PublishContext, release: JSON, starter: JSON, local: Asset, name: str) -> JSON | None:
     """A ``starter`` asset is an upload in flight (another job's) or the leftover of a failed one: wait
     for it to become ``uploaded`` within the grace period; return what is there then (None if gone)."""
     deadline = time.monotonic() + starter_grace(ctx, local)

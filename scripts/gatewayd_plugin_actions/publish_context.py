@@ -14,8 +14,9 @@ from typing import Any, Literal, TypeVar
 
 from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.contract import Target
+from gatewayd_plugin_actions.dist import Asset
 from gatewayd_plugin_actions.github_api import JSON, GitHubClient, GitHubError, split_repository
-from gatewayd_plugin_actions.verify import ArchiveResult
+from gatewayd_plugin_actions.verify import ArchiveResult, GateOptions
 from gatewayd_plugin_actions.version import Version
 
 CREATE_ATTEMPTS = 5
@@ -44,14 +45,7 @@ class PublishOptions:
     # Set by `release`, which has just built and checked the dist and preflighted the repository.
     checked_archives: dict[str, ArchiveResult] | None = None
     preflighted: bool = False
-
-
-@dataclass(frozen=True)
-class LocalAsset:
-    name: str
-    path: Path
-    sha256: str
-    size: int
+    gate: GateOptions = field(default_factory=GateOptions)  # start the host build before uploading
 
 
 @dataclass
@@ -60,10 +54,10 @@ class Dist:
     plugin: str
     version: Version
     targets: list[Target]
-    assets: list[LocalAsset]
+    assets: list[Asset]
 
     @property
-    def archives(self) -> dict[str, LocalAsset]:
+    def archives(self) -> dict[str, Asset]:
         names = [a.name for a in self.assets]
         picked = {contract.installer_pick_archive(names, t) for t in self.targets}
         return {a.name: a for a in self.assets if a.name in picked}

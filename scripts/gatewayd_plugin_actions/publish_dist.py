@@ -6,16 +6,20 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, contract, merge, verify
-from gatewayd_plugin_actions.errors import Findings, UserError
-from gatewayd_plugin_actions.publish_context import Dist, LocalAsset, PublishOptions
+from gatewayd_plugin_actions import actions_io, contract, dist, merge, verify
+from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.publish_context import Dist, PublishOptions
 from gatewayd_plugin_actions.version import Version
 
 MAX_ASSET_BYTES = 2 * 1024**3 - 1
 
 
 def load_dist(options: PublishOptions) -> Dist:
-    """Merge the parts (split mode), check versions, and verify the dist: nothing is published otherwise."""
+    """Merge the parts (split mode), check versions, and verify the dist: nothing is published otherwise.
+
+    What may be uploaded is exactly what this verification checked (``report.uploads``), hashed as checked:
+    a dist with any other file, or one that failed an earlier, stronger verification, is refused.
+    """
     parts = [p.resolve() for p in options.dists]
     for part in parts:
         if not part.is_dir():
@@ -25,32 +29,25 @@ def load_dist(options: PublishOptions) -> Dist:
         path = merge.merge_dists(parts, out.resolve())
     else:
         path = parts[0]
-    meta = verify.read_metadata(path)
-    plugin = meta.get("plugin")
-    if not isinstance(plugin, str) or not plugin:
-        raise UserError(f"{path} has no metadata.json naming the plugin; publish a dist made by "
-                        "`release --snapshot` or `package`")
-    built = meta.get("version")
-    tag = options.tag or (built if isinstance(built, str) else None)
-    if not tag:
-        raise UserError("no version: pass --version vX.Y.Z")
+    meta = dist.require(path)
+    tag = options.tag or meta.version
     version = Version.parse(tag)
-    if isinstance(built, str) and built != tag:
-        raise UserError(f"{path} was built for {built}, not {tag}: asset names carry the version, so rebuild "
-                        f"with --version {tag}")
-    names = verify.uploadable_files(path)
-    targets = verify.dist_targets(meta, names, plugin)
+    if meta.version != tag:
+        raise UserError(f"{path} was built for {meta.version}, not {tag}: asset names carry the version, so "
+                        f"rebuild with --version {tag}")
+    targets = dist.targets_of(meta, dist.listed_files(path), meta.plugin)
     with actions_io.group(f"verify {path} before publishing"):
-        report = verify.verify_dist(path, plugin, tag, targets, options.repository,
-                                    checked_archives=options.checked_archives)
-        actions_io.report(report.problems)
-    Findings(report.problems).raise_if_errors(f"{path} is not installable, so nothing was published")
+        report = verify.verify_dist(path, meta.plugin, tag, targets, options.repository,
+                                    checked_archives=options.checked_archives, gate=options.gate)
+    actions_io.conclude(report.problems, f"{path} is not installable, so nothing was published")
     assets = []
-    for name in names:
+    for name in report.uploads:
         file = path / name
         size = file.stat().st_size
         if size > MAX_ASSET_BYTES:
             raise UserError(f"{name} is {size} bytes; GitHub release assets must be under 2 GiB")
-        sha256 = report.sha256.get(name) or contract.sha256_file(file)  # archives were hashed when checked
-        assets.append(LocalAsset(name, file, sha256, size))
-    return Dist(path, plugin, version, targets, assets)
+        # Archives are uploaded with the hash they were checked with; a file changed since fails the upload
+        # check (the live release is compared against these hashes).
+        sha256 = report.sha256.get(name) or contract.sha256_file(file)
+        assets.append(dist.Asset(name, file, sha256, size))
+    return Dist(path, meta.plugin, version, targets, assets)

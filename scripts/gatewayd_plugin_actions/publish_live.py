@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, contract, publish_assets
-from gatewayd_plugin_actions.errors import Findings, Problem, UserError
+from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.publish_context import PublishContext, asset_sha256
 
 
@@ -96,5 +96,4 @@ def verify_live(ctx: PublishContext, release_id: int, *, check_latest: bool) -> 
                                 "hash in checksums.txt")
     if not ctx.options.draft:
         ctx.outcome.checked.append(f"GET /releases/latest → {ctx.outcome.latest_tag}")
-    actions_io.report(problems)
-    Findings(problems).raise_if_errors(f"the live release {ctx.tag} failed verification")
+    actions_io.conclude(problems, f"the live release {ctx.tag} failed verification")

@@ -29,11 +29,14 @@ class HandshakeResult:
     seconds: float
 
 
-def handshake_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def handshake_env(extra: dict[str, str] | None = None, configured: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment GatewayD gives a plugin: its configured ``env`` (default: the right cookie pair),
+    a few of GatewayD's own variables, go-plugin's cookie (from the SDK's compiled-in handshake, so always
+    right) and port range; ``extra`` (``--plugin-env``) last, as GatewayD's environment wins too."""
     env = {key: os.environ[key] for key in ("PATH", "HOME", "TMPDIR", "SYSTEMROOT") if key in os.environ}
+    env.update(configured if configured is not None else {
+        "MAGIC_COOKIE_KEY": contract.MAGIC_COOKIE_KEY, "MAGIC_COOKIE_VALUE": contract.MAGIC_COOKIE_VALUE})
     env.update({
-        "MAGIC_COOKIE_KEY": contract.MAGIC_COOKIE_KEY,
-        "MAGIC_COOKIE_VALUE": contract.MAGIC_COOKIE_VALUE,
         contract.MAGIC_COOKIE_KEY: contract.MAGIC_COOKIE_VALUE,
         "PLUGIN_PROTOCOL_VERSIONS": "1",
         "PLUGIN_MIN_PORT": "50000",
@@ -52,16 +55,44 @@ def _stop(process: subprocess.Popen[bytes]) -> str:
             process.kill()
             process.wait()
     stderr = process.stderr.read() if process.stderr else b""
-    return "\n".join(stderr.decode("utf-8", "replace").strip().splitlines()[-10:])
+    return stderr.decode("utf-8", "replace").strip()
+
+
+def _tail(stderr: str, lines: int = 10) -> str:
+    """The last lines of stderr, but from the first ``panic:`` line on when there is one: the panic
+    message is what explains the exit, and goroutine dumps would push it out of a plain tail."""
+    all_lines = stderr.splitlines()
+    start = next((i for i, line in enumerate(all_lines) if line.startswith("panic:")), None)
+    if start is not None:
+        return "\n".join(all_lines[start:start + lines])
+    return "\n".join(all_lines[-lines:])
+
+
+def explain(result: HandshakeResult) -> str:
+    """One sentence on why a plugin did not start, naming the likely fix."""
+    stderr = result.stderr_tail
+    panic = next((line for line in stderr.splitlines() if line.startswith("panic:")), None)
+    if panic:
+        return f"{result.reason}: it panicked at start ({panic[:200]!r})"
+    if any(marker in stderr for marker in contract.COOKIE_REFUSAL_MARKERS):
+        return (f"{result.reason}: go-plugin refused the magic cookie although GatewayD passes "
+                f"{contract.MAGIC_COOKIE_KEY}={contract.MAGIC_COOKIE_VALUE[:8]}… and plugins[0].env sets "
+                "MAGIC_COOKIE_KEY/MAGIC_COOKIE_VALUE: the HandshakeConfig compiled into the binary (main.go) must "
+                "use the SDK's values (read MAGIC_COOKIE_KEY and MAGIC_COOKIE_VALUE from the env, or "
+                "v1.Handshake)")
+    detail = f"; its stderr ends: {stderr.splitlines()[-1][:200]!r}" if stderr.strip() else ""
+    return f"{result.reason}{detail}"
 
 
 def handshake(binary: Path, extra_env: dict[str, str] | None = None, timeout: float = 15.0,
-              cwd: Path | None = None) -> HandshakeResult:
-    """Start the plugin as GatewayD would and read its handshake line."""
+              cwd: Path | None = None, args: list[str] | None = None,
+              configured_env: dict[str, str] | None = None) -> HandshakeResult:
+    """Start the plugin as GatewayD would (its configured args and env) and read its handshake line."""
     started = time.monotonic()
     try:
-        process = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   stdin=subprocess.DEVNULL, env=handshake_env(extra_env), cwd=cwd)
+        process = subprocess.Popen([str(binary), *(args or [])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, env=handshake_env(extra_env, configured_env),
+                                   cwd=cwd)
     except OSError as exc:
         return HandshakeResult(False, f"cannot start {binary}: {exc}", "", 0.0)
     assert process.stdout is not None
@@ -79,12 +110,15 @@ def handshake(binary: Path, extra_env: dict[str, str] | None = None, timeout: fl
     selector.close()
     seconds = time.monotonic() - started
     line = buffer.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
-    stderr_tail = _stop(process)
+    stderr_tail = _tail(_stop(process))
     if not line:
         code = process.returncode
         exited = code not in (None, -signal.SIGTERM)
-        why = f"exited with code {code}" if exited else f"printed nothing in {timeout:.0f}s"
-        return HandshakeResult(False, f"no handshake line on stdout: the plugin {why}", stderr_tail, seconds)
+        if not exited:
+            return HandshakeResult(False, f"did not start serving within {timeout:.0f}s (no go-plugin handshake "
+                                   "line on stdout; GatewayD would give up after startTimeout)", stderr_tail, seconds)
+        return HandshakeResult(False, f"no handshake line on stdout: the plugin exited with code {code}",
+                               stderr_tail, seconds)
     if not HANDSHAKE_RE.match(line):
         return HandshakeResult(False, f"first stdout line is not a go-plugin gRPC handshake (want "
                                f"1|1|unix|…|grpc, anything printed before Serve breaks it): {line[:120]!r}",

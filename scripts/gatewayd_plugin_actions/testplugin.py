@@ -56,7 +56,7 @@ from gatewayd_plugin_actions.context import Binary, Options, ReleaseContext
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.manifest import DURATION_RE, parse_seconds
 from gatewayd_plugin_actions.testplugin_config import Ports, global_config, plugins_config, self_signed_cert
-from gatewayd_plugin_actions.verify import host_target
+from gatewayd_plugin_actions.verify import host_target, parse_plugin_env
 
 HOOK_NAMES = {
     1: "OnConfigLoaded", 2: "OnNewLogger", 3: "OnNewPool", 4: "OnNewClient", 5: "OnNewProxy", 6: "OnNewServer",
@@ -148,16 +148,6 @@ def parse_plugin_args(text: str | None) -> list[str] | None:
         return shlex.split(text)
     except ValueError as exc:
         raise UserError(f"--plugin-args {text!r}: {exc}") from None
-
-
-def parse_env_overrides(items: list[str]) -> list[tuple[str, str]]:
-    pairs = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or any(c.isspace() for c in key):
-            raise UserError(f"--plugin-env {item!r}: expected KEY=VALUE")
-        pairs.append((key, value))
-    return pairs
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -261,7 +251,7 @@ def _write_configs(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_pat
     with run.stage("configs"):
         args = parse_plugin_args(opts.plugin_args)
         text = plugins_config(ctx.manifest.path, local_path, opts.checksum or checksum,
-                              parse_env_overrides(opts.plugin_env), args, opts.health_check_period)
+                              parse_plugin_env(opts.plugin_env), args, opts.health_check_period)
         plugins_path = run.work / "gatewayd_plugins.yaml"
         plugins_path.write_text(text, encoding="utf-8")
         cert, key = self_signed_cert(run.root)
@@ -565,7 +555,7 @@ def run_test_plugin(options: TestPluginOptions) -> Report:
                         "instead")
     if options.checksum is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", options.checksum):
         raise UserError("--checksum must be 64 hex digits")
-    parse_env_overrides(options.plugin_env)
+    parse_plugin_env(options.plugin_env)
     parse_plugin_args(options.plugin_args)  # bad quoting is reported before anything is built
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="gpa-test-plugin-"))

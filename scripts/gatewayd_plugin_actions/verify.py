@@ -1,25 +1,30 @@
-"""Stage ``verify``: prove a ``dist/`` is installable before anything is published.
+"""Stage ``verify``: prove a ``dist/`` is installable, and that its plugin starts, before anything is published.
 
-Every local invariant of the installer contract (contract §1.14: names, one archive per target under the
-installer's substring rules, ``checksums.txt`` lines, member types and paths, binary first with exec bits,
-member sizes, executable format, manifest inside), and with a GatewayD binary the real installer
-round-trip plus the go-plugin handshake of the host binary.
+Every local invariant of the installer contract (names, one archive per declared target under the
+installer's substring rules and nothing else in the dist, ``checksums.txt`` lines, each archive read with
+Go's own readers as the installer extracts it, binary first with exec bits, member sizes, executable
+format, manifest inside); the release gate (the host binary started as GatewayD starts it, with the
+manifest's args and env, must answer the go-plugin handshake); and with a GatewayD binary the real
+installer round-trip. The outcome is recorded in the dist, so a failed dist stays failed.
 """
 
 from __future__ import annotations
 
-import json
 import platform
+import tarfile
 import tempfile
+import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, contract
-from gatewayd_plugin_actions.context import METADATA_FILE
+from gatewayd_plugin_actions import actions_io, contract, dist
 from gatewayd_plugin_actions.contract import Target
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.manifest import check_manifest
+
+GATE_TIMEOUT_SECONDS = 15.0
 
 
 @dataclass
@@ -27,10 +32,48 @@ class VerifyReport:
     checked: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     sha256: dict[str, str] = field(default_factory=dict)  # archive name → sha256, as checked
+    uploads: list[str] = field(default_factory=list)  # exactly what publish may upload
+    gate_seconds: float = 0.0  # wall time of the release gate (extract + start + handshake)
 
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
+
+
+@dataclass
+class ArchiveResult:
+    name: str
+    sha256: str
+    problems: list[Problem]
+    line: str  # the progress line for this archive
+    binary_member: str | None = None  # the member the installer takes as the binary
+    plugin_args: list[str] = field(default_factory=list)  # plugins[0].args of the embedded manifest
+    plugin_env: dict[str, str] = field(default_factory=dict)  # plugins[0].env of the embedded manifest
+
+
+@dataclass
+class GateOptions:
+    """The release gate: start the host build as GatewayD would before anything is published."""
+
+    enabled: bool = True
+    plugin_env: dict[str, str] = field(default_factory=dict)  # --plugin-env: settings it needs to start
+    timeout: float = GATE_TIMEOUT_SECONDS
+
+
+def parse_plugin_env(items: list[str]) -> list[tuple[str, str]]:
+    """``--plugin-env`` values: each ``KEY=VALUE``, or several on lines of one value (how an Actions input
+    arrives); blank lines are skipped, anything else without ``=`` is a one-line error."""
+    pairs = []
+    for item in items:
+        for raw in item.splitlines():
+            line = raw.rstrip("\r")
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not key or any(c.isspace() for c in key):
+                raise UserError(f"--plugin-env {line!r}: expected KEY=VALUE (one per line)")
+            pairs.append((key, value))
+    return pairs
 
 
 def host_target() -> Target:
@@ -40,147 +83,164 @@ def host_target() -> Target:
     return Target(goos, goarch)
 
 
-def uploadable_files(dist: Path) -> list[str]:
-    """What ``publish`` would upload: every regular file at the dist root but our metadata and temp files."""
-    if not dist.is_dir():
-        raise UserError(f"dist directory {dist} does not exist; run `release --snapshot` or `package` first")
-    return sorted(p.name for p in dist.iterdir()
-                  if p.is_file() and p.name != METADATA_FILE and not p.name.startswith(".")
-                  and not p.name.endswith(".partial"))
-
-
-def read_metadata(dist: Path) -> dict[str, object]:
-    path = dist / METADATA_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
-    return data if isinstance(data, dict) else {}
-
-
-def dist_targets(meta: dict[str, object], names: list[str], plugin: str) -> list[Target]:
-    """The targets a dist was built for: its metadata.json's list, else inferred from the archive names."""
-    listed = meta.get("targets")
-    if isinstance(listed, list) and listed:
-        return [Target.parse(str(t)) for t in listed]
-    return infer_targets(names, plugin)
-
-
-def infer_targets(names: list[str], plugin: str) -> list[Target]:
-    """Targets from archive names ``<plugin>-<os>-<arch>-…`` when nothing says which were meant."""
-    found: set[Target] = set()
-    for name in names:
-        if name.startswith(plugin + "-") and name.endswith((".tar.gz", ".zip")):
-            parts = name[len(plugin) + 1:].split("-")
-            if len(parts) >= 3:
-                found.add(Target(parts[0], parts[1]))
-    return sorted(found)
-
-
-def verify_dist(dist: Path, plugin: str, tag: str | None, targets: list[Target], repository: str | None = None,
+def verify_dist(path: Path, plugin: str, tag: str | None, targets: list[Target], repository: str | None = None,
                 gatewayd_binary: Path | None = None,
-                checked_archives: dict[str, ArchiveResult] | None = None) -> VerifyReport:
-    """Check ``dist``; ``checked_archives`` are results of ``verify_archive`` already run on final files
-    (the release pipeline checks each archive as soon as it is written)."""
+                checked_archives: dict[str, ArchiveResult] | None = None,
+                gate: GateOptions | None = None) -> VerifyReport:
+    """Check the dist at ``path``; ``checked_archives`` are results of ``verify_archive`` already run on
+    final files (the release pipeline checks each archive as soon as it is written)."""
+    gate = gate or GateOptions()
     report = VerifyReport()
-    where = str(dist)
-    names = uploadable_files(dist)
+    where = str(path)
+    checks = ["local", *(["gate"] if gate.enabled else []), *(["install"] if gatewayd_binary else [])]
+    meta = dist.load(path)
+    if (earlier := dist.earlier_failure(meta, checks, where)) is not None:
+        report.problems.append(earlier)
+    names = dist.listed_files(path)
     report.problems += contract.check_asset_names(names, plugin, tag, targets, where)
-    report.checked.append(f"{len(names)} assets: one archive per target under the installer's substring rules, "
-                          "no look-alike sidecars, one checksums.txt")
+    report.problems += dist.undeclared_files(names, targets, where)
+    report.uploads = dist.uploads(names, targets)
+    report.checked.append(f"{len(names)} files: one archive per declared target under the installer's substring "
+                          "rules, one checksums.txt, nothing else")
     archives = {t: contract.installer_pick_archive(names, t) for t in targets}
-    # Archives are independent and zlib/hashlib release the GIL: check them side by side.
+    # Archives are independent and the Go reader runs as its own process: check them side by side.
     done = checked_archives or {}
     jobs = [(t, n) for t, n in archives.items() if n is not None and n not in done]
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(jobs)))) as pool:
-        fresh = list(pool.map(lambda job: verify_archive(dist / job[1], job[0], plugin, repository), jobs))
-    results = [done[n] for n in archives.values() if n is not None and n in done] + fresh
-    report.sha256 = {result.name: result.sha256 for result in results}
-    checksums_path = dist / contract.CHECKSUMS_ASSET
+        fresh = list(pool.map(lambda job: verify_archive(path / job[1], job[0], plugin, repository), jobs))
+    results = {r.name: r for r in [*(done[n] for n in archives.values() if n is not None and n in done), *fresh]}
+    report.sha256 = {name: result.sha256 for name, result in results.items()}
+    checksums_path = path / contract.CHECKSUMS_ASSET
     if checksums_path.is_file():
         text = checksums_path.read_text(encoding="utf-8", errors="replace")
         report.problems += contract.check_checksums(text, report.sha256, str(checksums_path))
         report.checked.append("checksums.txt: GNU sha256sum lines; the installer's first matching line has "
                               "each archive's hash")
-    for result in results:
+    for result in results.values():
         report.problems += result.problems
     for result in fresh:  # the pipeline already printed the lines of the archives it checked
         actions_io.progress(result.line)
-    report.checked.append("each archive: regular files/dirs only, no absolute or '..' paths, binary first "
+    report.checked.append("each archive read with Go's gzip/tar/zip readers as the installer extracts it (and "
+                          "to its last byte): regular files/dirs only, no absolute or '..' paths, binary first "
                           "with exec bits, members ≤ 100 MiB, executable format and CPU match the target, "
                           "gatewayd_plugin.yaml and checksum.txt inside")
-    if gatewayd_binary is not None:
-        _round_trip(report, dist, plugin, archives, gatewayd_binary)
+    host = host_target()
+    host_archive = archives.get(host)
+    host_result = results.get(host_archive) if host_archive else None
+    sound = host_result is not None and not [p for p in host_result.problems if p.is_error]
+    if gate.enabled:
+        if host_archive is None:
+            report.problems.append(Problem(f"no archive for this machine ({host}): the release gate cannot start "
+                                           "the plugin here; build on a runner whose platform is a target",
+                                           where, severity="warning"))
+        elif sound and host_result is not None:
+            _gate(report, path / host_archive, host_result, plugin, gate)
+    if gatewayd_binary is not None and host_archive is not None and sound:
+        _round_trip(report, path, plugin, host_archive, gatewayd_binary, gate)
+    dist.record_verification(path, checks, report.errors)
     return report
-
-
-@dataclass
-class ArchiveResult:
-    name: str
-    sha256: str
-    problems: list[Problem]
-    line: str  # the progress line for this archive
 
 
 def verify_archive(path: Path, target: Target, plugin: str, repository: str | None) -> ArchiveResult:
     sha = contract.sha256_file(path)
-    try:
-        contents = contract.read_archive(path)
-    except contract.ArchiveError as exc:
-        problem = Problem(f"{exc}: the installer cannot extract it", str(path))
-        return ArchiveResult(path.name, sha, [problem], f"  verified {path.name}: unreadable: FAILED")
+    contents = contract.read_archive(path)
     found = contract.check_archive(contents, plugin, target, str(path))
+    if contents.installer_error:
+        return ArchiveResult(path.name, sha, found, f"  verified {path.name}: cannot be extracted: FAILED")
     binary = contract.installer_pick_binary(contents.members, plugin)
-    if binary is not None and binary.name in contents.sha256:
-        found += contract.check_binary_checksum_file(contents, contents.sha256[binary.name], plugin, str(path))
-    found += _check_embedded_manifest(contents, plugin, repository, path)
-    kind = contract.executable_kind(contents.first_bytes.get(binary.name, b"")) if binary else None
+    if binary is not None and binary.rel in contents.sha256:
+        found += contract.check_binary_checksum_file(contents, contents.sha256[binary.rel], plugin, str(path))
+    manifest_problems, args, env = _check_embedded_manifest(contents, plugin, repository, path)
+    found += manifest_problems
+    kind = contract.executable_kind(contents.first_bytes.get(binary.rel, b"")) if binary else None
     mode = f"{binary.mode:04o}" if binary else "-"
     status = "ok" if not [p for p in found if p.is_error] else "FAILED"
     line = (f"  verified {path.name}: {len(contents.members)} members, binary "
             f"{'/'.join(kind) if kind else '?'} mode {mode}: {status}")
-    return ArchiveResult(path.name, sha, found, line)
+    return ArchiveResult(path.name, sha, found, line, binary.name if binary else None, args, env)
 
 
 def _check_embedded_manifest(contents: contract.ArchiveContents, plugin: str, repository: str | None,
-                             archive: Path) -> list[Problem]:
+                             archive: Path) -> tuple[list[Problem], list[str], dict[str, str]]:
     data = contents.files.get(contract.MANIFEST_FILE)
     if data is None:
-        return []
+        return [], [], {}
     label = f"{archive.name}!{contract.MANIFEST_FILE}"
     manifest, problems = check_manifest(archive, repository, data=data, display=label)
     out = [p for p in problems if p.is_error]
-    if manifest is not None and manifest.plugin_name != plugin:
+    if manifest is None:
+        return out, [], {}
+    if manifest.plugin_name != plugin:
         out.append(Problem(f"plugins[0].name is {manifest.plugin_name!r}, expected {plugin!r}", label))
-    return out
+    entry = manifest.plugin
+    args = [str(a) for a in entry.get("args") or []] if isinstance(entry.get("args"), list) else []
+    env: dict[str, str] = {}
+    for item in entry.get("env") or [] if isinstance(entry.get("env"), list) else []:
+        key, sep, value = str(item).partition("=")
+        if sep:
+            env[key] = value
+    return out, args, env
 
 
-def _round_trip(report: VerifyReport, dist: Path, plugin: str, archives: dict[Target, str | None],
-                gatewayd_binary: Path) -> None:
-    host = host_target()
-    name = archives.get(host)
-    if name is None:
-        report.problems.append(Problem(f"no archive for this machine ({host}); cannot run the install round-trip",
-                                       str(dist), severity="warning"))
-        return
+def extract_member(archive: Path, member: str, dest: Path) -> Path:
+    """Copy one member (already judged sound by the Go reader) out of an archive, executable."""
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zipped, zipped.open(member) as src:
+            dest.write_bytes(src.read())
+    else:
+        with tarfile.open(archive, "r:gz") as tarred:
+            src_file = tarred.extractfile(member)
+            assert src_file is not None, "the Go reader found a regular file"
+            with src_file:
+                dest.write_bytes(src_file.read())
+    dest.chmod(0o755)
+    return dest
+
+
+def _gate(report: VerifyReport, archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions) -> None:
+    # Imported on use: starting processes is this stage's only use of smoke.
+    from gatewayd_plugin_actions import smoke  # noqa: PLC0415
+
+    assert result.binary_member is not None
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="gpa-gate-") as tmp:
+        binary = extract_member(archive, result.binary_member, Path(tmp) / plugin)
+        shake = smoke.handshake(binary, gate.plugin_env, timeout=gate.timeout, cwd=Path(tmp),
+                                args=result.plugin_args, configured_env=result.plugin_env or None)
+    report.gate_seconds = time.monotonic() - started
+    if shake.ok:
+        actions_io.progress(f"  gate: {plugin} from {archive.name} started as GatewayD starts it and answered the "
+                            f"go-plugin handshake in {shake.seconds:.2f}s")
+    else:
+        hint = "" if gate.plugin_env else (" (a plugin that needs settings to start gets them with --plugin-env / "
+                                           "the plugin-env input)")
+        report.problems.append(Problem(f"{plugin} does not start as a plugin: {smoke.explain(shake)}{hint}",
+                                       archive.name))
+    env_note = f" plus {len(gate.plugin_env)} --plugin-env setting(s)" if gate.plugin_env else ""
+    report.checked.append(f"release gate: the {host_target()} binary started with the manifest's args and env"
+                          f"{env_note} answers the go-plugin handshake within {gate.timeout:.0f}s")
+
+
+def _round_trip(report: VerifyReport, path: Path, plugin: str, name: str, gatewayd_binary: Path,
+                gate: GateOptions) -> None:
     # Imported on use: only the optional round-trip drives GatewayD (keeps snapshot start-up light).
     from gatewayd_plugin_actions import gatewayd, smoke  # noqa: PLC0415
 
     version = gatewayd.gatewayd_version(gatewayd_binary)
     with tempfile.TemporaryDirectory(prefix="gpa-install-") as tmp:
-        result = gatewayd.install_local_archive(gatewayd_binary, dist / name, plugin, Path(tmp))
+        result = gatewayd.install_local_archive(gatewayd_binary, path / name, plugin, Path(tmp))
         for problem in result.problems:
             report.problems.append(Problem(f"install round-trip with {version}: {problem}", name))
         actions_io.progress(f"  installed {name} with {version}: {'ok' if result.ok else 'FAILED'}")
         if result.binary is not None:
-            shake = smoke.handshake(result.binary, cwd=Path(tmp))
+            env = result.entry.get("env")
+            configured = dict(str(e).partition("=")[::2] for e in env) if isinstance(env, list) else None
+            shake = smoke.handshake(result.binary, gate.plugin_env, timeout=gate.timeout, cwd=Path(tmp),
+                                    configured_env=configured)
             refusal = smoke.refuses_without_cookie(result.binary)
             for check in (shake, refusal):
                 if not check.ok:
-                    detail = f" (stderr: {check.stderr_tail[-300:]})" if check.stderr_tail else ""
-                    report.problems.append(Problem(f"installed binary: {check.reason}{detail}", name))
+                    report.problems.append(Problem(f"installed binary: {smoke.explain(check)}", name))
             actions_io.progress(f"  handshake of installed {plugin}: {shake.reason} in {shake.seconds:.2f}s; "
                                 f"{refusal.reason}")
     report.checked.append(f"real `gatewayd plugin install --name {plugin}` of {name} with {version}: success "

@@ -8,6 +8,7 @@ from pathlib import Path
 from gatewayd_plugin_actions.context import Options
 from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target, parse_targets
 from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.verify import GATE_TIMEOUT_SECONDS, GateOptions, parse_plugin_env
 
 
 def add_project(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +37,26 @@ def add_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dist", type=Path, metavar="DIR", help="output directory (default: <project>/dist)")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
                         help="targets built at once (default: one per CPU)")
+
+
+def add_gate(parser: argparse.ArgumentParser) -> None:
+    """The release gate: the host build is started as GatewayD starts it before anything is published."""
+    gate = parser.add_argument_group("release gate")
+    gate.add_argument("--plugin-env", action="append", default=[], metavar="K=V",
+                      help="an env setting the plugin needs to start (repeatable; one value may hold several "
+                           "lines); added to the manifest's env for the gate's start")
+    gate.add_argument("--gate-timeout", type=float, default=GATE_TIMEOUT_SECONDS, metavar="SECONDS",
+                      help="how long the plugin may take to answer the go-plugin handshake (default: "
+                           "%(default)s)")
+    gate.add_argument("--no-gate", dest="gate", action="store_false",
+                      help="do not start the plugin (a dist whose platform cannot run here, e.g. cgo builds)")
+
+
+def gate_options(args: argparse.Namespace) -> GateOptions:
+    if not 0 < args.gate_timeout <= 600:
+        raise UserError(f"--gate-timeout {args.gate_timeout}: expected seconds between 0 and 600")
+    return GateOptions(enabled=args.gate, plugin_env=dict(parse_plugin_env(args.plugin_env)),
+                       timeout=args.gate_timeout)
 
 
 def targets_arg(text: str) -> list[Target]:
@@ -68,4 +89,5 @@ def options_from(args: argparse.Namespace, snapshot: bool) -> Options:
         snapshot=snapshot,
         gatewayd=gatewayd.resolve() if gatewayd else None,
         jobs=args.jobs,
+        gate=gate_options(args) if hasattr(args, "gate") else GateOptions(),
     )

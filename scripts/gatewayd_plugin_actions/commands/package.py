@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gatewayd_plugin_actions import build, package, pipeline
+from gatewayd_plugin_actions import dist, package, pipeline
 from gatewayd_plugin_actions.commands.common import add_project
 from gatewayd_plugin_actions.context import Binary, Options, ReleaseContext
-from gatewayd_plugin_actions.contract import Target, sha256_file
+from gatewayd_plugin_actions.contract import sha256_file
 from gatewayd_plugin_actions.errors import UserError
-from gatewayd_plugin_actions.verify import read_metadata
 from gatewayd_plugin_actions.version import Version
 
 
@@ -26,29 +25,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     project = args.project.resolve()
-    dist = (args.dist or project / "dist").resolve()
-    meta = read_metadata(dist)
-    binaries = meta.get("binaries")
-    if not isinstance(binaries, list) or not binaries:
-        raise UserError(f"{dist} has no built binaries; run `gatewayd-plugin-actions build` first")
-    options = Options(project=project, dist=dist, targets=[Target.parse(str(b["target"])) for b in binaries],
+    path = (args.dist or project / "dist").resolve()
+    meta = dist.load(path) if path.is_dir() else None
+    if meta is None or not meta.binaries:
+        raise UserError(f"{path} has no built binaries; run `gatewayd-plugin-actions build` first")
+    options = Options(project=project, dist=path, targets=[b.target for b in meta.binaries],
                       extra_files=list(args.extra_files), repository=args.repository)
     ctx = ReleaseContext(options)
     pipeline.stage_validate(ctx)
-    ctx.version = Version.parse(str(meta["version"]))
-    ctx.commit = str(meta.get("commit") or "") or None
-    ctx.version_variable = meta.get("version_variable")  # type: ignore[assignment]
-    ctx.source_date_epoch = int(str(meta.get("source_date_epoch") or 0))
+    ctx.version = Version.parse(meta.version)
+    ctx.commit = meta.commit
+    ctx.version_variable = meta.version_variable
+    ctx.source_date_epoch = meta.source_date_epoch
     archives, built = [], []
-    for entry in binaries:
-        path = dist / str(entry["path"])
-        if not path.is_file():
-            raise UserError(f"{path} is missing; was the build artifact downloaded into {dist / build.BUILD_DIR}?")
-        binary = Binary(Target.parse(str(entry["target"])), path, sha256_file(path), path.stat().st_size, 0.0)
+    for staged in meta.binaries:
+        binary_path = path / staged.path
+        if not binary_path.is_file():
+            raise UserError(f"{binary_path} is missing; was the build artifact downloaded into "
+                            f"{path / dist.BUILD_DIR}?")
+        binary = Binary(staged.target, binary_path, sha256_file(binary_path), binary_path.stat().st_size, 0.0)
         archives.append(package.package_target(ctx, binary))
         built.append(binary)
     ctx.archives = archives
     ctx.binaries = built
-    package.write_checksums(ctx)
+    pipeline.write_checksums(ctx)
     pipeline.write_metadata(ctx)
     return 0

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, verify
-from gatewayd_plugin_actions.commands.common import targets_arg
-from gatewayd_plugin_actions.errors import Findings, UserError
+from gatewayd_plugin_actions import actions_io, dist, verify
+from gatewayd_plugin_actions.commands.common import add_gate, gate_options, targets_arg
+from gatewayd_plugin_actions.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,30 +21,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--repository", metavar="OWNER/NAME", help="repository the manifest must point at")
     parser.add_argument("--gatewayd", type=Path, metavar="PATH",
                         help="a GatewayD binary: also run the real install round-trip and handshake")
+    add_gate(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    dist = args.dist.resolve()
-    meta = verify.read_metadata(dist)
-    name = args.name or meta.get("plugin")
-    if not isinstance(name, str) or not name:
-        raise UserError(f"no plugin name: pass --name (no {dist}/metadata.json from `release --snapshot`)")
-    tag = args.version or meta.get("version")
-    if args.targets:
-        targets = targets_arg(args.targets)
-    else:
-        targets = verify.dist_targets(meta, verify.uploadable_files(dist), name)
+    path = args.dist.resolve()
+    meta = dist.load(path)
+    name = args.name or (meta.plugin if meta else None)
+    if not name:
+        raise UserError(f"no plugin name: pass --name (no {path}/{dist.METADATA_FILE} from `release --snapshot`)")
+    tag = args.version or (meta.version if meta else None)
+    targets = targets_arg(args.targets) if args.targets else dist.targets_of(meta, dist.listed_files(path), name)
     if args.gatewayd is not None and not args.gatewayd.is_file():
         raise UserError(f"--gatewayd {args.gatewayd}: no such file")
-    report = verify.verify_dist(dist, name, tag if isinstance(tag, str) else None, targets, args.repository,
-                                args.gatewayd.resolve() if args.gatewayd else None)
-    actions_io.report(report.problems)
-    errors = Findings(report.problems).errors
+    report = verify.verify_dist(path, name, tag, targets, args.repository,
+                                args.gatewayd.resolve() if args.gatewayd else None, gate=gate_options(args))
     for item in report.checked:
         actions_io.progress(f"  checked: {item}")
-    if errors:
-        actions_io.progress(f"{dist}: NOT installable ({len(errors)} error(s))")
-        return 1
-    actions_io.progress(f"{dist}: installable ({len(targets)} targets)")
+    actions_io.conclude(report.problems, f"{path} is NOT installable")
+    actions_io.progress(f"{path}: installable ({len(targets)} targets)")
     return 0

@@ -1,0 +1,283 @@
+"""The dist: the one owner of ``dist/``'s layout and of ``metadata.json`` (GoReleaser's typed metadata).
+
+A dist holds one archive per declared target, ``checksums.txt`` over them, ``metadata.json`` (never
+uploaded) and, between ``build`` and ``package``, staged binaries under ``.build/``. Every command reads
+and writes it through this module: the metadata schema lives here only, what may be uploaded is decided
+here only (exactly the archives verification checked plus ``checksums.txt``; any other file is refused
+by name), and the outcome of the last verification is recorded here, so a dist that failed is never
+later taken for installable by a weaker check.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gatewayd_plugin_actions import contract
+from gatewayd_plugin_actions.contract import Target
+from gatewayd_plugin_actions.errors import Problem, UserError
+
+METADATA_FILE = "metadata.json"
+BUILD_DIR = ".build"  # per-target binaries before packaging
+SCHEMA_VERSION = 2
+# Verification strengths, weakest first: every dist gets the local checks; "gate" starts the host binary
+# as GatewayD would; "install" runs the real `gatewayd plugin install` round-trip.
+CHECK_KINDS = ("local", "gate", "install")
+
+
+@dataclass
+class Archive:
+    """One target's archive in the dist."""
+
+    target: Target
+    path: Path
+    sha256: str
+    size: int
+    binary_sha256: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def summary(self) -> dict[str, str | int]:
+        """As metadata.json and the action's outputs list it."""
+        return {"name": self.name, "target": str(self.target), "sha256": self.sha256, "size": self.size}
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A file ``publish`` uploads: an archive verification checked, or ``checksums.txt``."""
+
+    name: str
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass
+class StagedBinary:
+    """A built binary under ``.build/`` waiting for ``package`` (split mode)."""
+
+    target: Target
+    path: str  # relative to the dist
+    sha256: str
+    size: int
+
+
+@dataclass
+class Verification:
+    passed: bool
+    checks: list[str]  # which of CHECK_KINDS ran
+    errors: list[str]  # the first few errors, as printed (no timestamp: the dist's bytes stay reproducible)
+
+    def covers(self, other: Verification) -> bool:
+        """This run checked at least everything ``other`` checked."""
+        return set(other.checks) <= set(self.checks)
+
+
+@dataclass
+class DistMetadata:
+    plugin: str
+    version: str
+    targets: list[Target]
+    prerelease: bool = False
+    commit: str | None = None
+    source_date_epoch: int = 0
+    version_variable: str | None = None
+    archives: list[Archive] = field(default_factory=list)
+    binaries: list[StagedBinary] = field(default_factory=list)
+    merged_from: list[str] = field(default_factory=list)
+    verification: Verification | None = None
+
+    def to_json(self, dist: Path) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "schema": SCHEMA_VERSION,
+            "plugin": self.plugin,
+            "version": self.version,
+            "prerelease": self.prerelease,
+            "commit": self.commit,
+            "source_date_epoch": self.source_date_epoch,
+            "version_variable": self.version_variable,
+            "targets": [str(t) for t in self.targets],
+            "binaries": [{"target": str(b.target), "path": b.path, "sha256": b.sha256, "size": b.size}
+                         for b in self.binaries],
+            "archives": [{**a.summary(), "binary_sha256": a.binary_sha256} for a in self.archives],
+        }
+        if self.merged_from:
+            data["merged_from"] = self.merged_from
+        if self.verification is not None:
+            v = self.verification
+            data["verification"] = {"passed": v.passed, "checks": v.checks, "errors": v.errors}
+        return data
+
+
+def _field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: Path, default: Any = None) -> Any:
+    value = data.get(key, default)
+    if value is None and default is None:
+        return None
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise UserError(f"{where}: field {key!r} is {type(value).__name__}, not what `release` writes; "
+                        "rebuild the dist with `release --snapshot` (or `build`/`package`)")
+    return value
+
+
+def _target(text: object, where: Path, key: str) -> Target:
+    try:
+        return Target.parse(str(text))
+    except ValueError as exc:
+        raise UserError(f"{where}: {key}: {exc}; rebuild the dist") from None
+
+
+def parse_metadata(data: object, dist: Path) -> DistMetadata:
+    where = dist / METADATA_FILE
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: not a JSON object; rebuild the dist with `release --snapshot`")
+    plugin = _field(data, "plugin", str, where)
+    version = _field(data, "version", str, where)
+    if not plugin or not version:
+        raise UserError(f"{where}: names no plugin or version; rebuild the dist with `release --snapshot`")
+    targets = [_target(t, where, "targets") for t in _field(data, "targets", list, where, [])]
+    archives = []
+    for entry in _field(data, "archives", list, where, []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise UserError(f"{where}: an 'archives' entry is not an object with a name; rebuild the dist")
+        archives.append(Archive(_target(entry.get("target"), where, "archives[].target"), dist / entry["name"],
+                                str(entry.get("sha256") or ""), int(entry.get("size") or 0),
+                                str(entry.get("binary_sha256") or "")))
+    binaries = []
+    for entry in _field(data, "binaries", list, where, []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise UserError(f"{where}: a 'binaries' entry is not an object with a path; rebuild the dist")
+        binaries.append(StagedBinary(_target(entry.get("target"), where, "binaries[].target"), entry["path"],
+                                     str(entry.get("sha256") or ""), int(entry.get("size") or 0)))
+    verification = None
+    if isinstance(record := data.get("verification"), dict):
+        verification = Verification(bool(record.get("passed")), [str(c) for c in record.get("checks") or []],
+                                    [str(e) for e in record.get("errors") or []])
+    epoch = data.get("source_date_epoch")
+    return DistMetadata(
+        plugin=plugin, version=version, targets=targets, prerelease=bool(data.get("prerelease")),
+        commit=_field(data, "commit", str, where), source_date_epoch=epoch if isinstance(epoch, int) else 0,
+        version_variable=_field(data, "version_variable", str, where), archives=archives, binaries=binaries,
+        merged_from=[str(p) for p in data.get("merged_from") or []], verification=verification)
+
+
+def load(dist: Path) -> DistMetadata | None:
+    """The dist's metadata, or None when it has no metadata.json (a dist made by other tools)."""
+    if dist.exists() and not dist.is_dir():
+        raise UserError(f"--dist {dist} is a file, not a directory; pass the dist directory")
+    path = dist / METADATA_FILE
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise UserError(f"{path} is not a regular file; rebuild the dist")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc}); rebuild the dist with `release --snapshot`") from None
+    return parse_metadata(data, dist)
+
+
+def require(dist: Path) -> DistMetadata:
+    if not dist.is_dir():
+        raise UserError(f"dist directory {dist} does not exist; run `release --snapshot` or `package` first")
+    meta = load(dist)
+    if meta is None:
+        raise UserError(f"{dist} has no {METADATA_FILE}: is it a dist made by `release --snapshot` or `package`? "
+                        "(upload the whole dist directory as the artifact)")
+    return meta
+
+
+def save(dist: Path, meta: DistMetadata) -> Path:
+    path = dist / METADATA_FILE
+    temporary = path.with_name(f".{METADATA_FILE}.partial")
+    temporary.write_text(json.dumps(meta.to_json(dist), indent=2) + "\n", encoding="utf-8")
+    temporary.replace(path)  # atomic: a reader never sees half a file
+    return path
+
+
+def listed_files(dist: Path) -> list[str]:
+    """Every regular file at the dist root but our metadata and temp files: what could be uploaded."""
+    if not dist.is_dir():
+        raise UserError(f"dist directory {dist} does not exist; run `release --snapshot` or `package` first")
+    return sorted(p.name for p in dist.iterdir()
+                  if p.is_file() and p.name != METADATA_FILE and not p.name.startswith(".")
+                  and not p.name.endswith(".partial"))
+
+
+def infer_targets(names: list[str], plugin: str) -> list[Target]:
+    """Targets from archive names ``<plugin>-<os>-<arch>-…`` when nothing says which were meant."""
+    found: set[Target] = set()
+    for name in names:
+        if name.startswith(plugin + "-") and name.endswith((".tar.gz", ".zip")):
+            parts = name[len(plugin) + 1:].split("-")
+            if len(parts) >= 3:
+                try:
+                    found.add(Target.parse(f"{parts[0]}/{parts[1]}"))
+                except ValueError:
+                    continue
+    return sorted(found)
+
+
+def targets_of(meta: DistMetadata | None, names: list[str], plugin: str) -> list[Target]:
+    """The targets a dist was built for: its metadata's list, else inferred from the archive names."""
+    if meta is not None and meta.targets:
+        return list(meta.targets)
+    return infer_targets(names, plugin)
+
+
+def uploads(names: list[str], targets: list[Target]) -> list[str]:
+    """What ``publish`` uploads: the installer's pick for each declared target, and ``checksums.txt``."""
+    picked = {contract.installer_pick_archive(names, t) for t in targets}
+    return sorted(n for n in names if n in picked or n == contract.CHECKSUMS_ASSET)
+
+
+def undeclared_files(names: list[str], targets: list[Target], where: str) -> list[Problem]:
+    """Files that are neither a declared target's archive nor ``checksums.txt`` (nor a look-alike of
+    one, which ``contract.check_asset_names`` already names): refused, never silently uploaded."""
+    wanted = set(uploads(names, targets))
+    problems = []
+    for name in names:
+        lookalike = any(contract.installer_matches_archive(name, t) for t in targets) or \
+            contract.CHECKSUMS_ASSET in name
+        if name not in wanted and not lookalike:
+            declared = ", ".join(str(t) for t in targets) or "none"
+            problems.append(Problem(
+                f"{name} is not the archive of a declared target (declared: {declared}) nor checksums.txt; "
+                "publish uploads only those, so remove it from the dist (or build its target with --targets)",
+                where))
+    return problems
+
+
+def earlier_failure(meta: DistMetadata | None, checks: list[str], where: str) -> Problem | None:
+    """A recorded failed verification that this (weaker) run cannot overrule."""
+    record = meta.verification if meta else None
+    if record is None or record.passed or Verification(True, checks, []).covers(record):
+        return None
+    first = record.errors[0] if record.errors else "see the earlier log"
+    return Problem(f"this dist failed an earlier verification ({', '.join(record.checks)} checks): "
+                   f"{first}; fix the cause and rebuild it, or repeat that verification "
+                   f"(`verify` with the same --gatewayd)", where)
+
+
+def record_verification(dist: Path, checks: list[str], errors: list[Problem]) -> None:
+    """Write the outcome into metadata.json (a dist without one is not ours to change)."""
+    meta = load(dist)
+    if meta is None:
+        return
+    previous = meta.verification
+    if not errors and previous is not None and not previous.passed and not Verification(True, checks, []).covers(
+            previous):
+        return  # a weaker pass never clears a stronger failure
+    meta.verification = Verification(not errors, checks, [str(p) for p in errors[:5]])
+    save(dist, meta)
+
+
+def write_checksums(dist: Path, archives: list[Archive]) -> Path:
+    """``checksums.txt`` in GNU sha256sum format, one line per archive, sorted, LF endings."""
+    lines = [contract.checksum_line(a.sha256, a.name) for a in sorted(archives, key=lambda a: a.name)]
+    path = dist / contract.CHECKSUMS_ASSET
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
