@@ -81,7 +81,7 @@ def make_dist(dest: Path, tag: str, targets: list[Target] | None = None, *, padd
         path.chmod(0o755)
         ctx.binaries.append(Binary(target, path, sha256_file(path), path.stat().st_size, 0.0))
     ctx.archives = [package.package_target(ctx, b) for b in ctx.binaries]
-    package.write_checksums(ctx)
+    pipeline.write_checksums(ctx)
     shutil.rmtree(staging)
     ctx.binaries = []
     pipeline.write_metadata(ctx)

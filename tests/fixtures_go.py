@@ -9,6 +9,7 @@ import selectors
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,73 @@ def example_plugin_src() -> Path:
 def example_plugin_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A host build of the example plugin, as released (CGO off, -trimpath), reporting version 0.1.0."""
     return build_example(tmp_path_factory.mktemp("example-bin") / EXAMPLE_PLUGIN_NAME, version="0.1.0")
+
+
+# --------------------------------------------------------------------------------------------------
+# Broken variants of the example plugin (for the release gate): each one is the example with one
+# exact text substitution in main.go; go.mod / go.sum are untouched, so builds stay warm.
+# --------------------------------------------------------------------------------------------------
+
+WRONG_COOKIE_VALUE = "0badc0de" * 8  # 64 hex digits, not GatewayD's cookie
+NEEDS_ENV_KEY = "EXAMPLE_SETTING"
+NEEDS_ENV_VALUE = "on"
+_SERVE_ANCHOR = "\tgoplugin.Serve(&goplugin.ServeConfig{\n"
+_COOKIE_ANCHOR = ('\t\t\tMagicCookieKey:   sdkConfig.GetEnv("MAGIC_COOKIE_KEY", ""),\n'
+                  '\t\t\tMagicCookieValue: sdkConfig.GetEnv("MAGIC_COOKIE_VALUE", ""),\n')
+_LOGGER_ANCHOR = "\tif os.Getenv(exitAtStartEnv) == \"1\" {\n"
+_IMPORTS_END_ANCHOR = "\n)\n\n// Failure knobs"
+# kind -> [(anchor in main.go, replacement), ...]. Each anchor must occur exactly once.
+PLUGIN_VARIANTS: dict[str, list[tuple[str, str]]] = {
+    # panics as soon as it starts (right after flag parsing), with or without the handshake env
+    "panic": [("\tflag.Parse()\n",
+               '\tflag.Parse()\n\tpanic("example: failed to load settings")\n')],
+    # logs "Starting plugin", then blocks forever and never calls goplugin.Serve. (A bare `select {}`
+    # would not do: with no other goroutine the Go runtime aborts with "all goroutines are asleep".)
+    "never-serves": [(_SERVE_ANCHOR, "\tfor { // never serves\n\t\ttime.Sleep(time.Hour)\n\t}\n" + _SERVE_ANCHOR)],
+    # a compiled-in handshake cookie that is not GatewayD's: go-plugin refuses to serve
+    "wrong-cookie": [(_COOKIE_ANCHOR,
+                      '\t\t\tMagicCookieKey:   "GATEWAYD_PLUGIN",\n'
+                      f'\t\t\tMagicCookieValue: "{WRONG_COOKIE_VALUE}",\n'),
+                     (_IMPORTS_END_ANCHOR,
+                      "\n)\n\nvar _ = sdkConfig.GetEnv // keeps the import used\n\n// Failure knobs")],
+    # exits 1 with an error log line unless EXAMPLE_SETTING=on is in its environment
+    "needs-env": [(_LOGGER_ANCHOR,
+                   f'\tif os.Getenv("{NEEDS_ENV_KEY}") != "{NEEDS_ENV_VALUE}" {{\n'
+                   f'\t\tlogger.Error("{NEEDS_ENV_KEY} is not {NEEDS_ENV_VALUE}: refusing to start")\n'
+                   "\t\tos.Exit(1)\n\t}\n\n" + _LOGGER_ANCHOR)],
+}
+BROKEN_PLUGIN_KINDS = ("panic", "never-serves", "wrong-cookie")
+
+
+def patch_plugin_variant(project: Path, kind: str) -> Path:
+    """Apply variant ``kind`` of :data:`PLUGIN_VARIANTS` to ``project/main.go`` (fails loudly when the
+    anchor text is gone, i.e. when main.go changed)."""
+    main_go = project / "main.go"
+    text = main_go.read_text(encoding="utf-8")
+    for anchor, replacement in PLUGIN_VARIANTS[kind]:
+        assert text.count(anchor) == 1, f"main.go of the example changed: anchor for {kind!r} not found once:\n{anchor}"
+        text = text.replace(anchor, replacement, 1)
+    main_go.write_text(text, encoding="utf-8")
+    return project
+
+
+def broken_plugin_project(tmp_path: Path, kind: str, tag: str | None = None) -> Path:
+    """A git-initialised copy of the example plugin in ``tmp_path/<kind>/gatewayd-plugin-example`` whose
+    main.go is patched to misbehave as ``kind`` (a key of :data:`PLUGIN_VARIANTS`)."""
+    from tests.conftest import copy_plugin, git_init  # noqa: PLC0415 - conftest imports this module
+
+    project = copy_plugin(EXAMPLE_PLUGIN_SRC, tmp_path / kind / EXAMPLE_PLUGIN_NAME)
+    patch_plugin_variant(project, kind)
+    git_init(project, tag=tag)
+    return project
+
+
+@pytest.fixture
+def broken_plugin(tmp_path: Path) -> Callable[..., Path]:
+    """``broken_plugin("panic")`` → a private, git-initialised project of that variant (see
+    :func:`broken_plugin_project`; kinds: :data:`PLUGIN_VARIANTS`)."""
+
+    def make(kind: str, tag: str | None = None) -> Path:
+        return broken_plugin_project(tmp_path, kind, tag)
+
+    return make

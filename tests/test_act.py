@@ -24,6 +24,7 @@ import yaml
 
 from tests.conftest import EXAMPLE_PLUGIN, REPO_ROOT, clean_env, copy_plugin
 from tests.fake_github import FakeGitHub
+from tests.fixtures_go import patch_plugin_variant
 from tests.test_gatewayd_release import gatewayd_release_assets
 from tests.test_go_checks import write_vuln_db
 from tests.test_hygiene import SHA_PIN, action_files, gobin, third_party
@@ -250,6 +251,40 @@ def test_test_plugin_and_release_actions(act: Path, scratch: Path, fake_github_w
     assert f"RELEASE url={release['html_url']}" in run.log
 
 
+@pytest.fixture
+def fake_github_plugin_repo() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as fake:
+        owner, repo = REPOSITORY.split("/")
+        fake.add_repo(owner, repo)
+        fake.add_token(ACT_TOKEN, "write")
+        yield fake
+
+
+def test_release_action_gate_refuses_a_plugin_that_does_not_start(act: Path, scratch: Path,
+                                                                   fake_github_plugin_repo: FakeGitHub) -> None:
+    fake = fake_github_plugin_repo
+    workspace = make_workspace(scratch, "gate.yaml")
+    for kind, folder in (("panic", "panics"), ("needs-env", "needs-env")):
+        patch_plugin_variant(copy_plugin(EXAMPLE_PLUGIN, workspace / "examples" / folder), kind)
+    commit(workspace)
+    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url}
+    run = run_act(act, workspace, "gate.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN},
+                  extra=["--concurrent-jobs", "1"])
+    assert run.returncode != 0, run.log[-8000:]
+    assert run.log.count("🏁  Job failed") == 1 and run.log.count("🏁  Job succeeded") == 1, run.log[-8000:]
+    assert "preflight: the token can write releases" in run.log  # checked before building
+    gate = [line for line in run.log.splitlines() if "::error" in line and "does not start as a plugin" in line]
+    assert len(gate) == 1, run.log[-8000:]
+    assert "panic" in gate[0] and "example: failed to load settings" in run.log
+    assert "❌  Failure - Main ./release on a plugin that panics at start-up" in run.log
+    assert not [e for e in fake.requests_log if e.method in {"POST", "PATCH", "DELETE", "PUT"}]
+    assert fake.releases(*REPOSITORY.split("/")) == []
+    # plugin-env reached the gate: the plugin that refuses to start without EXAMPLE_SETTING=on was released
+    assert "✅  Success - Main ./release (snapshot) on a plugin that needs a setting to start" in run.log
+    assert "plus 2 --plugin-env setting(s)" in run.log
+    assert ACT_TOKEN not in run.log
+
+
 # --- the templates, copied verbatim into a plugin repository, as a plugin author would ----------------
 
 ACTIONS_REF = "gatewayd-plugin-actions/gatewayd-plugin-actions@v1"
@@ -307,6 +342,9 @@ def test_copied_templates_give_a_plugin_test_test_plugin_and_release(act: Path, 
     run = run_act(act, plugin, "release.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN},
                   extra=[*extra, "--eventpath", str(event)])
     assert run.returncode == 0, run.log[-8000:]
+    # The release job needs test-plugin: the plugin loads in both GatewayDs before anything is published.
+    assert run.log.count("🏁  Job succeeded") == 3, run.log[-8000:]
+    assert run.log.index("gatewayd-linux-amd64-v0.10.3.tar.gz") < run.log.index("preflight: the token can write")
     assert ACT_TOKEN not in run.log
     assert "attest::skipped" in run.log  # act has no OIDC: the template's attestation degrades to a notice
     release = requests.get(f"{fake.api_url}/repos/{REPOSITORY}/releases/tags/v0.1.0", timeout=10,

@@ -1,0 +1,162 @@
+"""The release gate: before anything is published (and in ``release --snapshot``) the host build must start
+as a plugin — run as GatewayD runs it (the manifest's ``plugins[0].env`` + ``--plugin-env`` + go-plugin's
+variables), it must print the go-plugin handshake line in time. Real Go builds of broken variants of the
+example plugin (``tests/fixtures_go.py``: :data:`~tests.fixtures_go.PLUGIN_VARIANTS`); no GatewayD needed."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli, clean_env
+from tests.fake_github import FakeGitHub
+from tests.fixtures_github import OWNER, REPO, TOKEN
+from tests.fixtures_go import BROKEN_PLUGIN_KINDS, NEEDS_ENV_KEY, NEEDS_ENV_VALUE
+from tests.test_publish import collect, publish_env, releases_for, writes
+
+GATE_ERROR = "does not start as a plugin"
+# Per kind: what the one error line (or the rest of stderr) must say about the cause, lower-cased.
+REASONS = {
+    "panic": "panic",
+    "never-serves": "did not start serving",
+    "wrong-cookie": "magic cookie",
+}
+# The gate may wait this long for a plugin that never serves (on top of a healthy release's time).
+MAX_EXTRA_SECONDS = 30
+# A CLI run that takes this much longer than a healthy one is hung (kept well above the gate's timeout).
+HANG_SECONDS = 150
+SNAPSHOT_ARGS = ("--version", "v0.1.0", "--targets", "linux/amd64")
+
+
+def cli_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The CLI's environment without the example's knobs (EXAMPLE_*): a plugin sees only what the gate gives."""
+    return {k: v for k, v in (base or clean_env()).items() if not k.startswith("EXAMPLE_")}
+
+
+def timed(run: Callable[[], subprocess.CompletedProcess[str]]) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    try:
+        result = run()
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the release hung: no exit within {exc.timeout:.0f}s")
+    return result, time.monotonic() - started
+
+
+def snapshot(run_cli: RunCli, project: Path, dist: Path, *extra: str, timeout: float = 600
+             ) -> tuple[subprocess.CompletedProcess[str], float]:
+    return timed(lambda: run_cli("release", "--snapshot", "--project", project, *SNAPSHOT_ARGS, "--dist", dist,
+                                 *extra, env=cli_env(), timeout=timeout))
+
+
+def healthy_seconds(run_cli: RunCli, example_project: Path, dist: Path) -> float:
+    """The control: a healthy snapshot of the example releases (and how long that takes)."""
+    result, seconds = snapshot(run_cli, example_project, dist)
+    assert result.returncode == 0, result.stderr
+    assert GATE_ERROR not in result.stderr, result.stderr
+    return seconds
+
+
+def gate_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if GATE_ERROR in line]
+
+
+def assert_refused(stderr: str, kind: str) -> str:
+    """The gate refused the host build, said why, and said it once; returns the error line."""
+    assert re.search(r"built +linux/amd64", stderr), f"the build itself must succeed:\n{stderr}"
+    lines = gate_lines(stderr)
+    assert len(lines) == 1, f"want the error line exactly once, got {len(lines)}:\n{stderr}"
+    assert REASONS[kind] in stderr.lower(), f"{kind}: want {REASONS[kind]!r} in stderr:\n{stderr}"
+    return lines[0]
+
+
+def test_healthy_example_passes_the_gate(run_cli: RunCli, example_project: Path, tmp_path: Path) -> None:
+    result, _ = snapshot(run_cli, example_project, tmp_path / "dist")
+    assert result.returncode == 0, result.stderr
+    assert GATE_ERROR not in result.stderr
+    assert (tmp_path / "dist" / f"{REPO}-linux-amd64-v0.1.0.tar.gz").is_file()
+
+
+@pytest.mark.parametrize("kind", BROKEN_PLUGIN_KINDS)
+def test_snapshot_refuses_a_plugin_that_does_not_start(kind: str, run_cli: RunCli, example_project: Path,
+                                                       broken_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    healthy = healthy_seconds(run_cli, example_project, tmp_path / "healthy-dist")
+    project = broken_plugin(kind)
+    result, seconds = snapshot(run_cli, project, tmp_path / "dist", timeout=healthy + HANG_SECONDS)
+    assert result.returncode != 0, f"{kind}: a plugin that does not start was released:\n{result.stderr}"
+    line = assert_refused(result.stderr, kind)
+    if kind == "panic":
+        assert "panic" in line.lower(), line
+        assert "example: failed to load settings" in result.stderr, "the panic message is quoted"
+    assert seconds - healthy < MAX_EXTRA_SECONDS, (
+        f"{kind}: refused after {seconds:.1f}s, a healthy snapshot takes {healthy:.1f}s")
+
+
+@pytest.mark.parametrize("kind", BROKEN_PLUGIN_KINDS)
+def test_release_publishes_nothing_for_a_plugin_that_does_not_start(
+        kind: str, run_cli: RunCli, fake_github: FakeGitHub, broken_plugin: Callable[..., Path],
+        tmp_path: Path) -> None:
+    fake_github.add_repo(OWNER, REPO)
+    fake_github.add_token(TOKEN, "write")
+    project = broken_plugin(kind)
+    env = cli_env(publish_env(fake_github, tmp_path))
+    result, _ = timed(lambda: run_cli("release", "--project", project, "--version", "v0.2.0", "--targets",
+                                      "linux/amd64", "--dist", tmp_path / "dist", env=env, timeout=600))
+    run = collect(result, tmp_path)
+    assert run.code != 0, f"{kind}: released:\n{run.text}"
+    assert_refused(result.stderr, kind)
+    assert writes(fake_github) == [], "nothing may be written to GitHub"
+    assert {e.method for e in fake_github.requests_log} <= {"GET", "HEAD"}, fake_github.requests_log
+    assert fake_github.requests("POST", "upload") == []
+    assert releases_for(fake_github, "v0.2.0") == []
+    assert not fake_github.internal_errors
+
+
+def test_plugin_env_reaches_the_gate(run_cli: RunCli, broken_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    project = broken_plugin("needs-env")
+    result, _ = snapshot(run_cli, project, tmp_path / "refused")
+    assert result.returncode != 0, f"released without {NEEDS_ENV_KEY}:\n{result.stderr}"
+    assert len(gate_lines(result.stderr)) == 1, result.stderr
+    assert f"{NEEDS_ENV_KEY} is not {NEEDS_ENV_VALUE}" in result.stderr, "the plugin's own error is quoted"
+
+    result, _ = snapshot(run_cli, project, tmp_path / "released", "--plugin-env", f"{NEEDS_ENV_KEY}={NEEDS_ENV_VALUE}")
+    assert result.returncode == 0, result.stderr
+    assert GATE_ERROR not in result.stderr
+    assert (tmp_path / "released" / f"{REPO}-linux-amd64-v0.1.0.tar.gz").is_file()
+
+
+def processes_with_env(marker: str) -> list[int]:
+    """Pids of live processes whose environment contains ``marker`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_gate_stops_the_plugin_it_started(run_cli: RunCli, broken_plugin: Callable[..., Path],
+                                          tmp_path: Path) -> None:
+    """A plugin that never serves is not left running after the refusal."""
+    marker = f"GPA_GATE_TEST_MARKER={uuid.uuid4().hex}"
+    project = broken_plugin("never-serves")
+    result, _ = snapshot(run_cli, project, tmp_path / "dist", "--plugin-env", marker, timeout=300)
+    leftovers = processes_with_env(marker)
+    for pid in leftovers:  # the plugin this test (through the CLI) started: stop it before failing
+        os.kill(pid, signal.SIGKILL)
+    assert result.returncode != 0, result.stderr
+    assert len(gate_lines(result.stderr)) == 1, result.stderr
+    assert leftovers == [], "the plugin the gate started is still running"
