@@ -100,7 +100,10 @@ DAMAGES = [
            _archive(LINUX_AMD64), "member type the installer refuses"),
     Damage("escaping-path", _raw(lambda: [*standard_tar_members(LINUX_AMD64), tar_member("../evil", b"x\n")]),
            _archive(LINUX_AMD64), "'..' component"),
-    Damage("binary-not-first", _rewrite(LINUX_AMD64, lambda e: [*e[1:], e[0]]), _archive(LINUX_AMD64), "first"),
+    # The installer takes the first file whose path contains the plugin name as the binary.
+    Damage("plugin-named-file-first", _rewrite(LINUX_AMD64, lambda e: [Entry(f"README-{REPO}.md", data=b"# r\n"),
+                                                                       *e]),
+           _archive(LINUX_AMD64), f"takes 'README-{REPO}.md' as the binary"),
     Damage("binary-not-executable", _rewrite(LINUX_AMD64, _binary_not_executable), _archive(LINUX_AMD64),
            "exec"),
     Damage("wrong-cpu", _rewrite(LINUX_AMD64, _wrong_cpu), _archive(LINUX_AMD64), "arm64"),

@@ -268,9 +268,8 @@ def record_verification(dist: Path, checks: list[str], errors: list[Problem]) ->
     if meta is None:
         return
     previous = meta.verification
-    if not errors and previous is not None and not previous.passed and not Verification(True, checks, []).covers(
-            previous):
-        return  # a weaker pass never clears a stronger failure
+    if previous is not None and not previous.passed and not Verification(True, checks, []).covers(previous):
+        return  # a weaker run never replaces a stronger failure (it would then be all a later weak run sees)
     meta.verification = Verification(not errors, checks, [str(p) for p in errors[:5]])
     save(dist, meta)
 
