@@ -2,7 +2,7 @@
 
 Every local invariant of the installer contract (names, one archive per declared target under the
 installer's substring rules and nothing else in the dist, ``checksums.txt`` lines, each archive read with
-Go's own readers as the installer extracts it, binary first with exec bits, member sizes, executable
+Go's own readers as the installer extracts it, the installer's binary pick with exec bits, member sizes, executable
 format, manifest inside); the release gate (the host binary started as GatewayD starts it, with the
 manifest's args and env, must answer the go-plugin handshake); and with a GatewayD binary the real
 installer round-trip. The outcome is recorded in the dist, so a failed dist stays failed.
@@ -121,8 +121,9 @@ def verify_dist(path: Path, plugin: str, tag: str | None, targets: list[Target],
     for result in fresh:  # the pipeline already printed the lines of the archives it checked
         actions_io.progress(result.line)
     report.checked.append("each archive read with Go's gzip/tar/zip readers as the installer extracts it (and "
-                          "to its last byte): regular files/dirs only, no absolute or '..' paths, binary first "
-                          "with exec bits, members ≤ 100 MiB, executable format and CPU match the target, "
+                          "to its last byte): regular files/dirs only, no absolute or '..' paths, the installer's "
+                          "binary pick (the first file whose path has the plugin name) is the binary, with exec "
+                          "bits, members ≤ 100 MiB, executable format and CPU match the target, "
                           "gatewayd_plugin.yaml and checksum.txt inside")
     host = host_target()
     host_archive = archives.get(host)
