@@ -29,7 +29,7 @@ $(STAMP): requirements/dev.txt requirements/runtime.txt pyproject.toml
 demo: bootstrap
 	$(BIN)/gatewayd-plugin-actions validate --project $(EXAMPLE)
 	$(BIN)/gatewayd-plugin-actions release --snapshot --project $(EXAMPLE) --version v0.1.0 \
-	  --dist dist/example --gatewayd "$$($(BIN)/python tools/gobin.py $(DEMO_GATEWAYD))"
+	  --dist dist/example --gatewayd-binary "$$($(BIN)/python tools/gobin.py $(DEMO_GATEWAYD))"
 
 lint: bootstrap
 	$(BIN)/ruff check scripts tests tools bench

@@ -138,6 +138,11 @@ PLUGIN_VARIANTS: dict[str, list[tuple[str, str]]] = {
                    f'\tif os.Getenv("{NEEDS_ENV_KEY}") != "{NEEDS_ENV_VALUE}" {{\n'
                    f'\t\tlogger.Error("{NEEDS_ENV_KEY} is not {NEEDS_ENV_VALUE}: refusing to start")\n'
                    "\t\tos.Exit(1)\n\t}\n\n" + _LOGGER_ANCHOR)],
+    # metadata GetPluginConfig cannot encode (structpb takes []any, not []string: an easy slip): the handshake
+    # passes, but GatewayD skips the plugin ("Failed to get plugin metadata"); only a load in GatewayD sees it
+    "bad-plugin-config": [("\timpl := &plugin.Plugin{Logger: logger}\n",
+                           '\tplugin.PluginConfig["tags"] = []string{"example"}\n'
+                           "\timpl := &plugin.Plugin{Logger: logger}\n")],
 }
 BROKEN_PLUGIN_KINDS = ("panic", "never-serves", "wrong-cookie")
 

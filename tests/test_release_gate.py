@@ -5,6 +5,7 @@ example plugin (``tests/fixtures_go.py``: :data:`~tests.fixtures_go.PLUGIN_VARIA
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -160,3 +161,118 @@ def test_gate_stops_the_plugin_it_started(run_cli: RunCli, broken_plugin: Callab
     assert result.returncode != 0, result.stderr
     assert len(gate_lines(result.stderr)) == 1, result.stderr
     assert leftovers == [], "the plugin the gate started is still running"
+
+
+# --- the gate in GatewayD: the real installer and a load, test-plugin's machinery ----------------------
+
+LOAD_ERROR = "release gate in GatewayD"
+LOAD_REASON = "Failed to get plugin metadata"  # GatewayD's own words for the bad-plugin-config variant
+
+
+def run_env(tmpdir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The CLI's environment with its own TMPDIR (so "nothing left behind" is exact) and GatewayD cache."""
+    return cli_env({**(base or clean_env()), "TMPDIR": str(tmpdir), "XDG_CACHE_HOME": str(tmpdir.parent / "cache")})
+
+
+def assert_nothing_left(tmpdir: Path) -> None:
+    from tests.test_test_plugin import leftover_processes  # noqa: PLC0415 - a module of tests, not a fixture
+
+    assert not list(tmpdir.iterdir()), f"left behind in TMPDIR: {list(tmpdir.iterdir())}"
+    assert not leftover_processes(tmpdir), f"processes left behind: {leftover_processes(tmpdir)}"
+
+
+def own_tmpdir(tmp_path: Path) -> Path:
+    path = tmp_path / "t"
+    path.mkdir()
+    path.chmod(0o755)  # the throwaway PostgreSQL runs as another user
+    return path
+
+
+@pytest.mark.gatewayd
+@pytest.mark.postgres
+@pytest.mark.parametrize("version", ("v0.10.3", "v0.11.1"))
+def test_load_in_gatewayd_refuses_what_the_handshake_lets_through(
+        version: str, run_cli: RunCli, broken_plugin: Callable[..., Path], gatewayd_binaries: dict[str, Path],
+        tmp_path: Path) -> None:
+    """Metadata GatewayD cannot read: the plugin answers the handshake, so only the load catches it."""
+    project = broken_plugin("bad-plugin-config")
+    handshake_only, _ = snapshot(run_cli, project, tmp_path / "handshake-only")
+    assert handshake_only.returncode == 0, f"the handshake alone should let it through:\n{handshake_only.stderr}"
+
+    tmpdir = own_tmpdir(tmp_path)
+    dist = tmp_path / "dist"
+    result, _ = timed(lambda: run_cli("release", "--snapshot", "--project", project, *SNAPSHOT_ARGS, "--dist", dist,
+                                      "--gatewayd-binary", gatewayd_binaries[version], env=run_env(tmpdir),
+                                      timeout=300))
+    assert result.returncode != 0, f"a plugin GatewayD does not load was released:\n{result.stderr}"
+    lines = [line for line in result.stderr.splitlines() if LOAD_ERROR in line]
+    assert len(lines) == 1, result.stderr
+    assert LOAD_REASON in lines[0] and "invalid type: []string" in lines[0], lines[0]
+    assert f"GatewayD {version}" in lines[0], lines[0]
+    assert "relevant GatewayD log lines" in result.stderr, "GatewayD's own lines are shown"
+    assert_nothing_left(tmpdir)
+    record = json.loads((dist / "metadata.json").read_text(encoding="utf-8"))["verification"]
+    assert record["passed"] is False and record["checks"] == ["local", "gate", "install"], record
+    # a weaker verification later cannot launder it
+    again = run_cli("verify", "--dist", dist, env=cli_env())
+    assert again.returncode != 0 and "failed an earlier verification" in again.stderr, again.stderr
+
+
+@pytest.fixture
+def fake_github_with_gatewayd_release(fake_github: FakeGitHub, gatewayd_binaries: dict[str, Path],
+                                      tmp_path: Path) -> FakeGitHub:
+    """The plugin's repository (write token) and gatewayd-io/gatewayd's v0.11.1 as latest, on one fake."""
+    from tests.test_gatewayd_release import gatewayd_release_assets  # noqa: PLC0415
+
+    fake_github.add_repo(OWNER, REPO)
+    fake_github.add_token(TOKEN, "write")
+    fake_github.add_repo("gatewayd-io", "gatewayd")
+    assets = gatewayd_release_assets(gatewayd_binaries["v0.11.1"].read_bytes(), "v0.11.1", tmp_path / "gatewayd")
+    fake_github.add_release("gatewayd-io", "gatewayd", "v0.11.1", assets=assets)
+    return fake_github
+
+
+@pytest.mark.gatewayd
+@pytest.mark.postgres
+def test_release_downloads_gatewayd_loads_the_plugin_then_publishes(
+        run_cli: RunCli, example_project: Path, broken_plugin: Callable[..., Path],
+        fake_github_with_gatewayd_release: FakeGitHub, tmp_path: Path) -> None:
+    fake = fake_github_with_gatewayd_release
+    tmpdir = own_tmpdir(tmp_path)
+    env = run_env(tmpdir, publish_env(fake, tmp_path))
+
+    bad = broken_plugin("bad-plugin-config")
+    refused = run_cli("release", "--project", bad, "--version", "v0.2.0", "--targets", "linux/amd64", "--dist",
+                      tmp_path / "refused", "--gatewayd-version", "latest", env=env, timeout=600)
+    assert refused.returncode != 0, refused.stderr
+    assert len([line for line in refused.stderr.splitlines() if LOAD_ERROR in line]) == 1, refused.stderr
+    assert writes(fake) == [], "nothing may be written to GitHub"
+    assert_nothing_left(tmpdir)
+
+    result = run_cli("release", "--project", example_project, "--version", "v0.2.0", "--targets", "linux/amd64",
+                     "--dist", tmp_path / "dist", "--gatewayd-version", "latest", env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "downloading gatewayd-linux-amd64-v0.11.1.tar.gz" in refused.stderr, "downloaded once, then cached"
+    assert re.search(r"loaded it in GatewayD v0\.11\.1 .*: gatewayd-plugin-example 0\.2\.0", result.stderr), (
+        result.stderr)
+    assert [r.tag_name for r in releases_for(fake, "v0.2.0")] == ["v0.2.0"]
+    assert_nothing_left(tmpdir)
+    record = json.loads((tmp_path / "dist" / "metadata.json").read_text(encoding="utf-8"))["verification"]
+    assert record == {"passed": True, "checks": ["local", "gate", "install"], "errors": []}, (
+        "publish's own (handshake-only) check must not hide what the load proved")
+
+
+def test_gatewayd_options_are_checked_before_building(run_cli: RunCli, example_project: Path,
+                                                      tmp_path: Path) -> None:
+    cases = {
+        ("--gatewayd-version", "0.11"): "expected a release tag such as v0.11.1",
+        ("--gatewayd-binary", str(tmp_path / "missing")): "no such file",
+        ("--gatewayd-binary", "/bin/true", "--gatewayd-version", "v0.11.1"): "pass one",
+        ("--gatewayd-binary", "/bin/true", "--no-gate"): "cannot also be loaded in GatewayD",
+    }
+    for args, reason in cases.items():
+        result = run_cli("release", "--snapshot", "--project", example_project, *SNAPSHOT_ARGS, "--dist",
+                         tmp_path / "dist", *args, env=cli_env())
+        assert result.returncode != 0, (args, result.stderr)
+        assert reason in result.stderr, (args, result.stderr)
+        assert "built " not in result.stderr, f"{args}: checked only after building:\n{result.stderr}"

@@ -64,6 +64,7 @@ def test_example_snapshot_is_verified_and_byte_identical(run_cli: RunCli, exampl
 
 
 @pytest.mark.gatewayd
+@pytest.mark.postgres
 def test_unseen_prerelease_plugin_installs_with_real_gatewayd(run_cli: RunCli, tmp_path: Path,
                                                               gatewayd_binaries: dict[str, Path]) -> None:
     project = make_unseen_plugin(tmp_path)
@@ -71,9 +72,12 @@ def test_unseen_prerelease_plugin_installs_with_real_gatewayd(run_cli: RunCli, t
     extra = ("--extra-files", "rules", "hooks.sh", "--targets", "linux/amd64,linux/arm64,darwin/arm64,windows/amd64")
     for version, gatewayd in sorted(gatewayd_binaries.items()):
         dist = tmp_path / f"dist-{version}"
-        result = snapshot(run_cli, project, dist, *extra, "--gatewayd", gatewayd)
-        assert f"installed pg-audit-trail-linux-amd64-v2.1.0-rc.1.tar.gz with GatewayD {version}" in result.stderr
-        assert "handshake ok" in result.stderr
+        result = snapshot(run_cli, project, dist, *extra, "--gatewayd-binary", gatewayd)
+        assert "answered the go-plugin handshake" in result.stderr
+        # the real installer took the archive and GatewayD reported the injected version through GetPlugins
+        assert (f"installed pg-audit-trail-linux-amd64-v2.1.0-rc.1.tar.gz with `gatewayd plugin install` and "
+                f"loaded it in GatewayD {version}") in result.stderr, result.stderr
+        assert re.search(r"loaded it in GatewayD .*: pg-audit-trail 2\.1\.0-rc\.1,", result.stderr), result.stderr
     dists = [tmp_path / f"dist-{v}" for v in sorted(gatewayd_binaries)]
     assert tree_digest(dists[0]) == tree_digest(dists[1]), "two snapshots of one commit are byte-identical"
     meta = json.loads((dists[0] / "metadata.json").read_text())

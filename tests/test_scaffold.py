@@ -31,14 +31,17 @@ def scaffolded(gatewayd_binaries: dict[str, Path], tmp_path_factory: pytest.Temp
 
 
 @pytest.mark.gatewayd
+@pytest.mark.postgres
 def test_scaffolded_plugin_validates_and_releases(run_cli: RunCli, scaffolded: Path, tmp_path: Path,
                                                   gatewayd_binaries: dict[str, Path]) -> None:
     validated = run_cli("validate", "--project", scaffolded)
     assert validated.returncode == 0, validated.stderr
     result = run_cli("release", "--snapshot", "--project", scaffolded, "--dist", tmp_path / "dist",
-                     "--targets", "linux/amd64,windows/arm64", "--gatewayd", gatewayd_binaries["v0.11.1"])
+                     "--targets", "linux/amd64,windows/arm64", "--gatewayd-binary",
+                     gatewayd_binaries["v0.11.1"])
     assert result.returncode == 0, result.stderr
-    assert f"installed {NAME}-linux-amd64-v0.2.0.tar.gz with GatewayD v0.11.1" in result.stderr
+    assert (f"installed {NAME}-linux-amd64-v0.2.0.tar.gz with `gatewayd plugin install` and loaded it in "
+            "GatewayD v0.11.1") in result.stderr, result.stderr
     # The scaffold has no `var Version`, only a literal in its PluginID: say so rather than inject into nothing.
     assert "no -X" in result.stderr and "no plugin.Version variable found" in result.stderr
 

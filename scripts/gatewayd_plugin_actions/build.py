@@ -113,11 +113,16 @@ def binary_filename(ctx: ReleaseContext, target: Target) -> str:
     return ctx.plugin_name + suffix
 
 
+TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GPA_GATEWAYD_TOKEN")
+
+
 def build_target(ctx: ReleaseContext, target: Target) -> Binary:
     out_dir = ctx.options.dist / dist.BUILD_DIR / target.slug
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / binary_filename(ctx, target)
-    env = dict(os.environ, GOOS=target.goos, GOARCH=target.goarch, CGO_ENABLED="1" if ctx.options.cgo else "0")
+    # The plugin's own code runs at build time (cgo, generate hooks of tools): it never sees our tokens.
+    env = {k: v for k, v in os.environ.items() if k not in TOKEN_ENV}
+    env.update(GOOS=target.goos, GOARCH=target.goarch, CGO_ENABLED="1" if ctx.options.cgo else "0")
     started = time.monotonic()
     result = subprocess.run(build_command(ctx, output), cwd=ctx.options.project, env=env,
                             capture_output=True, text=True, check=False)

@@ -27,7 +27,6 @@ class Options:
     extra_ldflags: str = ""
     repository: str | None = None  # OWNER/NAME
     snapshot: bool = False
-    gatewayd: Path | None = None  # a GatewayD binary for the install round-trip
     gate: GateOptions = field(default_factory=GateOptions)  # start the plugin before publishing
     jobs: int = 0  # parallel target builds; 0 = one per CPU
 

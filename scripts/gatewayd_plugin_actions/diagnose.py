@@ -54,6 +54,10 @@ def why_not_loaded(lines: list[gatewayd.LogLine], plugin: str) -> str:
     if not reason:
         skipped = next((m for m in gatewayd.SKIP_MARKERS if m in texts), None)
         reason = f"GatewayD skipped it: {skipped!r}" if skipped else "no reason in the log (see below)"
+        line = next((ln for ln in about if skipped and skipped in ln.text), None)
+        skip_error = gatewayd.log_field(line.text, "error") if line is not None else None
+        if skip_error:  # e.g. GetPluginConfig's own error: what to fix in the plugin
+            reason += f" ({skip_error.splitlines()[0].removeprefix('rpc error: code = Unknown desc = ')[:200]})"
     return reason.lstrip("; ")
 
 

@@ -259,7 +259,7 @@ def earlier_failure(meta: DistMetadata | None, checks: list[str], where: str) ->
     first = record.errors[0] if record.errors else "see the earlier log"
     return Problem(f"this dist failed an earlier verification ({', '.join(record.checks)} checks): "
                    f"{first}; fix the cause and rebuild it, or repeat that verification "
-                   f"(`verify` with the same --gatewayd)", where)
+                   f"(`verify` with the same --gatewayd-version or --gatewayd-binary)", where)
 
 
 def record_verification(dist: Path, checks: list[str], errors: list[Problem]) -> None:
@@ -270,6 +270,8 @@ def record_verification(dist: Path, checks: list[str], errors: list[Problem]) ->
     previous = meta.verification
     if previous is not None and not previous.passed and not Verification(True, checks, []).covers(previous):
         return  # a weaker run never replaces a stronger failure (it would then be all a later weak run sees)
+    if previous is not None and previous.passed and not errors and previous.covers(Verification(True, checks, [])):
+        return  # nor does a weaker pass hide what a stronger one proved
     meta.verification = Verification(not errors, checks, [str(p) for p in errors[:5]])
     save(dist, meta)
 

@@ -131,6 +131,14 @@ def verify_archive(archive: Path, checksums_text: str, target: Target) -> tuple[
     return member.name, actual
 
 
+def _client(env: Mapping[str, str] | None) -> GitHubClient:
+    """The client for the GatewayD lookup; ``GPA_GATEWAYD_TOKEN`` (how the release action passes its token
+    without putting it in the build's environment) stands in for ``GITHUB_TOKEN``."""
+    env = os.environ if env is None else env
+    token = env.get("GPA_GATEWAYD_TOKEN", "").strip()
+    return GitHubClient.from_env({**env, "GITHUB_TOKEN": token} if token else env)
+
+
 def fetch(version: str = "latest", *, client: GitHubClient | None = None, target: Target | None = None,
           env: Mapping[str, str] | None = None) -> GatewayDBinary:
     """The GatewayD binary of release ``version`` (a tag or ``latest``) for this machine, cached."""
@@ -141,7 +149,7 @@ def fetch(version: str = "latest", *, client: GitHubClient | None = None, target
         hit = _cached(cache_dir(version, target, env), target)
         if hit is not None:
             return hit
-    client = client or GitHubClient.from_env(env)
+    client = client or _client(env)
     release = _release(client, version)
     tag = str(release.get("tag_name") or version)
     directory = cache_dir(tag, target, env)

@@ -158,7 +158,7 @@ def write_metadata(ctx: ReleaseContext) -> Path:
 def stage_verify(ctx: ReleaseContext) -> verify.VerifyReport:
     with timed(ctx, "verify"):
         report = verify.verify_dist(ctx.options.dist, ctx.plugin_name, ctx.tag, ctx.options.targets,
-                                    actions_io.repository(ctx.options.repository), ctx.options.gatewayd,
+                                    actions_io.repository(ctx.options.repository),
                                     ctx.checked_archives, ctx.options.gate)
     ctx.timings["gate"] = report.gate_seconds
     ctx.verified = report.checked

@@ -86,13 +86,16 @@ def explain(result: HandshakeResult) -> str:
 
 def handshake(binary: Path, extra_env: dict[str, str] | None = None, timeout: float = 15.0,
               cwd: Path | None = None, args: list[str] | None = None,
-              configured_env: dict[str, str] | None = None) -> HandshakeResult:
-    """Start the plugin as GatewayD would (its configured args and env) and read its handshake line."""
+              configured_env: dict[str, str] | None = None, tmpdir: Path | None = None) -> HandshakeResult:
+    """Start the plugin as GatewayD would (its configured args and env) and read its handshake line.
+    ``tmpdir`` becomes its TMPDIR: go-plugin's unix socket lands there, and a killed plugin leaves it behind."""
     started = time.monotonic()
+    env = handshake_env(extra_env, configured_env)
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     try:
         process = subprocess.Popen([str(binary), *(args or [])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   stdin=subprocess.DEVNULL, env=handshake_env(extra_env, configured_env),
-                                   cwd=cwd)
+                                   stdin=subprocess.DEVNULL, env=env, cwd=cwd)
     except OSError as exc:
         return HandshakeResult(False, f"cannot start {binary}: {exc}", "", 0.0)
     assert process.stdout is not None

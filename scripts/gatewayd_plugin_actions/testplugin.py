@@ -52,11 +52,11 @@ from gatewayd_plugin_actions import (
     pipeline,
     postgres,
 )
-from gatewayd_plugin_actions.context import Binary, Options, ReleaseContext
+from gatewayd_plugin_actions.context import Options, ReleaseContext
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.manifest import DURATION_RE, parse_seconds
 from gatewayd_plugin_actions.testplugin_config import Ports, global_config, plugins_config, self_signed_cert
-from gatewayd_plugin_actions.verify import host_target, parse_plugin_env
+from gatewayd_plugin_actions.verify import MAX_SOCKET_DIR, host_target, parse_plugin_env
 
 HOOK_NAMES = {
     1: "OnConfigLoaded", 2: "OnNewLogger", 3: "OnNewPool", 4: "OnNewClient", 5: "OnNewProxy", 6: "OnNewServer",
@@ -91,6 +91,7 @@ class TestPluginOptions:
     main_package: str = "."
     cgo: bool = False
     extra_files: list[Path] = field(default_factory=list)
+    traffic: bool = True  # SQL through the proxy and the settle; False: load, check, stop (the release gate)
 
 
 @dataclass
@@ -132,6 +133,19 @@ class TestFailed(UserError):
         self.log_lines = log_lines or []
         self.title = title
         self.gatewayd_race = False  # GatewayD died of a known bug of its own, not because of the plugin
+
+
+@dataclass(frozen=True)
+class PluginUnderTest:
+    """What GatewayD is given: the plugin's name, its manifest (the repository's, or the one inside a released
+    archive), the archive the installer takes, and the built binary (its path and sha256)."""
+
+    name: str
+    manifest: Path
+    manifest_display: str
+    archive: Path
+    binary: Path
+    binary_sha256: str
 
 
 def settle_seconds(options: TestPluginOptions) -> float:
@@ -192,14 +206,16 @@ def _prepare(run: _Run) -> ReleaseContext:
     return ctx
 
 
-def _build(run: _Run, ctx: ReleaseContext) -> tuple[Path, Binary]:
-    """Build and pack the host target exactly as ``release`` does; returns (archive, binary)."""
+def _build(run: _Run, ctx: ReleaseContext) -> PluginUnderTest:
+    """Build and pack the host target exactly as ``release`` does."""
+    assert ctx.manifest is not None
     ctx.options.dist.mkdir(parents=True)
     with run.stage("build"):
         binary = build.build_target(ctx, host_target())
     with run.stage("package"):
         archive = package.package_target(ctx, binary)
-    return archive.path, binary
+    return PluginUnderTest(ctx.plugin_name, ctx.manifest.path, ctx.manifest.display, archive.path, binary.path,
+                           binary.sha256)
 
 
 def _gatewayd(run: _Run) -> Path:
@@ -216,11 +232,11 @@ def _gatewayd(run: _Run) -> Path:
     return got.path
 
 
-def _place_plugin(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, archive: Path,
-                  built: Binary) -> tuple[str, str]:
+def _place_plugin(run: _Run, gatewayd_bin: Path, plugin: PluginUnderTest) -> tuple[str, str]:
     """The plugin binary GatewayD will load, and its checksum: installed by the real installer, or copied."""
-    name = ctx.plugin_name
-    built_sha = built.sha256
+    name = plugin.name
+    built_sha = plugin.binary_sha256
+    archive = plugin.archive
     if run.options.install:
         with run.stage("install"):
             result = gatewayd.install_local_archive(gatewayd_bin, archive, name, run.work)
@@ -240,17 +256,16 @@ def _place_plugin(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, archive: P
         return f"./{result.entry['localPath']}", checksum
     plugins_dir = run.work / "plugins"
     plugins_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(built.path, plugins_dir / name)
+    shutil.copy2(plugin.binary, plugins_dir / name)
     return f"./plugins/{name}", built_sha
 
 
-def _write_configs(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: str, checksum: str,
+def _write_configs(run: _Run, gatewayd_bin: Path, plugin: PluginUnderTest, local_path: str, checksum: str,
                    pg: postgres.Postgres) -> tuple[Ports, Path, Path]:
     opts = run.options
-    assert ctx.manifest is not None
     with run.stage("configs"):
         args = parse_plugin_args(opts.plugin_args)
-        text = plugins_config(ctx.manifest.path, local_path, opts.checksum or checksum,
+        text = plugins_config(plugin.manifest, local_path, opts.checksum or checksum,
                               parse_plugin_env(opts.plugin_env), args, opts.health_check_period)
         plugins_path = run.work / "gatewayd_plugins.yaml"
         plugins_path.write_text(text, encoding="utf-8")
@@ -268,7 +283,7 @@ def _write_configs(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_pat
                 raise TestFailed(f"the generated {kind} is rejected by `gatewayd {subcommand} lint` "
                                  f"({run.report.gatewayd_version}): {gatewayd.lint_error(output)}",
                                  output.splitlines()[-diagnose.MAX_LOG_LINES:], title="lint output")
-    actions_io.progress(f"  configs: {plugins_path.name} (from {ctx.manifest.display}, healthCheckPeriod "
+    actions_io.progress(f"  configs: {plugins_path.name} (from {plugin.manifest_display}, healthCheckPeriod "
                         f"{opts.health_check_period}), gatewayd.yaml (proxy 127.0.0.1:{ports.proxy}, API "
                         f"127.0.0.1:{ports.http}); both pass GatewayD's lint")
     return ports, config_path, plugins_path
@@ -452,12 +467,12 @@ def _stop(run: _Run, process: gatewayd.GatewayDProcess) -> None:
     actions_io.progress(f"  stopped: SIGTERM → exit 0, '{gatewayd.SHUTDOWN_MARKER}'")
 
 
-def _serve(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: str, checksum: str,
+def _serve(run: _Run, gatewayd_bin: Path, plugin: PluginUnderTest, local_path: str, checksum: str,
            pg: postgres.Postgres) -> None:
     """One GatewayD, from start to graceful stop; a known GatewayD panic (not the plugin's doing) gets one retry."""
     for attempt in (1, 2):
         try:
-            _serve_once(run, gatewayd_bin, ctx, local_path, checksum, pg)
+            _serve_once(run, gatewayd_bin, plugin, local_path, checksum, pg)
             return
         except TestFailed as failure:
             if attempt == 2 or not failure.gatewayd_race:
@@ -470,10 +485,10 @@ def _serve(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: str, 
                                        severity="warning", title="test-plugin")])
 
 
-def _serve_once(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: str, checksum: str,
+def _serve_once(run: _Run, gatewayd_bin: Path, plugin: PluginUnderTest, local_path: str, checksum: str,
                 pg: postgres.Postgres) -> None:
     opts = run.options
-    ports, config, plugins = _write_configs(run, gatewayd_bin, ctx, local_path, checksum, pg)
+    ports, config, plugins = _write_configs(run, gatewayd_bin, plugin, local_path, checksum, pg)
     process = gatewayd.GatewayDProcess.start(gatewayd_bin, run.work, config, plugins, run.work / LOG_FILE,
                                              f"127.0.0.1:{ports.http}", gatewayd.scrubbed_env(run.sockets),
                                              opts.dev)
@@ -489,10 +504,11 @@ def _serve_once(run: _Run, gatewayd_bin: Path, ctx: ReleaseContext, local_path: 
         actions_io.progress(f"  ready: /healthz 200 after {ready.seconds:.2f}s ({ready.polls} polls; "
                             f"turned 200 within the last {ready.window * 1000:.0f} ms)")
         _check_loaded(run, process)
-        with run.stage("sql"):
-            _sql_smoke(run, process, pg, ports)
-            _user_sql(run, process, pg, ports)
-        _settle(run, process)
+        if opts.traffic:
+            with run.stage("sql"):
+                _sql_smoke(run, process, pg, ports)
+                _user_sql(run, process, pg, ports)
+            _settle(run, process)
         _stop(run, process)
     finally:
         process.kill()
@@ -522,12 +538,9 @@ def summary_json(report: Report) -> dict[str, Any]:
     }
 
 
-# go-plugin listens on <TMPDIR>/plugin<10 digits>; a unix socket path has at most 103 usable bytes on macOS
-# (107 on Linux), so a deep TMPDIR (pytest's, macOS's /var/folders/…) needs a shorter home for the sockets.
-MAX_SOCKET_DIR = 80
-
-
 def socket_dir(root: Path) -> Path:
+    """A home for go-plugin's sockets: inside ``root`` when short enough (see ``MAX_SOCKET_DIR``; a deep TMPDIR
+    such as pytest's or macOS's /var/folders/… is not), else a short one under /tmp."""
     inside = root / "t"
     if len(str(inside)) <= MAX_SOCKET_DIR:
         inside.mkdir()
@@ -557,12 +570,7 @@ def run_test_plugin(options: TestPluginOptions) -> Report:
         raise UserError("--checksum must be 64 hex digits")
     parse_plugin_env(options.plugin_env)
     parse_plugin_args(options.plugin_args)  # bad quoting is reported before anything is built
-    started = time.monotonic()
-    root = Path(tempfile.mkdtemp(prefix="gpa-test-plugin-"))
-    sockets = socket_dir(root)
-    run = _Run(options, root, sockets)
-    try:
-        run.work.mkdir()
+    with _session(options) as run:
         with actions_io.group("validate"):
             ctx = _prepare(run)
         # A given server must be there before anything is built.
@@ -572,18 +580,57 @@ def run_test_plugin(options: TestPluginOptions) -> Report:
         with actions_io.group("build the plugin as the release does (PostgreSQL starts meanwhile)"), \
                 ThreadPoolExecutor(max_workers=1) as pool:
             built = pool.submit(_build, run, ctx)
-            provisioning = time.monotonic()
-            with postgres.provide(given_pg) as pg:
-                run.report.timings["postgres"] = time.monotonic() - provisioning
-                run.report.postgres = f"{pg.version} ({'throwaway' if pg.managed else 'given'}, {pg.target.address})"
-                archive, binary = built.result()
-                actions_io.progress(f"  PostgreSQL: {run.report.postgres}")
+            with _postgres(run, given_pg) as pg:
+                plugin = built.result()
                 with actions_io.group("install round-trip" if options.install else "place the plugin"):
-                    local_path, checksum = _place_plugin(run, gatewayd_bin, ctx, archive, binary)
+                    local_path, checksum = _place_plugin(run, gatewayd_bin, plugin)
                 with actions_io.group(f"run {run.report.plugin} in {run.report.gatewayd_version}"):
-                    _serve(run, gatewayd_bin, ctx, local_path, checksum, pg)
-        run.report.timings["total"] = time.monotonic() - started
+                    _serve(run, gatewayd_bin, plugin, local_path, checksum, pg)
         return run.report
+
+
+def load_released_plugin(gatewayd_binary: Path, plugin: PluginUnderTest, plugin_env: list[str],
+                         postgres_url: str | None = None) -> Report:
+    """The release gate's GatewayD step, on test-plugin's machinery with the traffic checks off: the real
+    ``gatewayd plugin install`` takes the released archive, GatewayD loads the installed copy (GetPlugins and
+    "Plugin is ready") against PostgreSQL, then stops cleanly on SIGTERM. Raises ``TestFailed``."""
+    options = TestPluginOptions(project=plugin.manifest.parent, gatewayd_binary=gatewayd_binary,
+                                postgres_url=postgres_url, plugin_env=list(plugin_env), traffic=False)
+    parse_plugin_env(options.plugin_env)
+    with _session(options) as run:
+        run.report.plugin = plugin.name
+        given_pg = postgres.given(postgres_url) if postgres_url else None
+        _gatewayd(run)
+        # The installer runs while PostgreSQL starts: neither needs the other.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            placed = pool.submit(_place_plugin, run, gatewayd_binary, plugin)
+            with _postgres(run, given_pg) as pg:
+                local_path, checksum = placed.result()
+                _serve(run, gatewayd_binary, plugin, local_path, checksum, pg)
+        return run.report
+
+
+@contextlib.contextmanager
+def _postgres(run: _Run, given_pg: postgres.Postgres | None) -> Iterator[postgres.Postgres]:
+    provisioning = time.monotonic()
+    with postgres.provide(given_pg) as pg:
+        run.report.timings["postgres"] = time.monotonic() - provisioning
+        run.report.postgres = f"{pg.version} ({'throwaway' if pg.managed else 'given'}, {pg.target.address})"
+        actions_io.progress(f"  PostgreSQL: {run.report.postgres}")
+        yield pg
+
+
+@contextlib.contextmanager
+def _session(options: TestPluginOptions) -> Iterator[_Run]:
+    """A run's temp dir and socket dir, its summary.json and kept logs; nothing outlives it."""
+    started = time.monotonic()
+    root = Path(tempfile.mkdtemp(prefix="gpa-test-plugin-"))
+    sockets = socket_dir(root)
+    run = _Run(options, root, sockets)
+    try:
+        run.work.mkdir()
+        yield run
+        run.report.timings["total"] = time.monotonic() - started
     finally:
         run.report.timings.setdefault("total", time.monotonic() - started)
         with contextlib.suppress(OSError):

@@ -10,6 +10,7 @@ installer round-trip. The outcome is recorded in the dist, so a failed dist stay
 
 from __future__ import annotations
 
+import os
 import platform
 import tarfile
 import tempfile
@@ -25,6 +26,8 @@ from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.manifest import check_manifest
 
 GATE_TIMEOUT_SECONDS = 15.0
+# go-plugin listens on <TMPDIR>/plugin<10 digits>; a unix socket path has at most 103 usable bytes on macOS.
+MAX_SOCKET_DIR = 80
 
 
 @dataclass
@@ -47,6 +50,7 @@ class ArchiveResult:
     problems: list[Problem]
     line: str  # the progress line for this archive
     binary_member: str | None = None  # the member the installer takes as the binary
+    binary_sha256: str = ""  # its sha256 (what the installer writes as the plugin's checksum)
     plugin_args: list[str] = field(default_factory=list)  # plugins[0].args of the embedded manifest
     plugin_env: dict[str, str] = field(default_factory=dict)  # plugins[0].env of the embedded manifest
 
@@ -58,6 +62,9 @@ class GateOptions:
     enabled: bool = True
     plugin_env: dict[str, str] = field(default_factory=dict)  # --plugin-env: settings it needs to start
     timeout: float = GATE_TIMEOUT_SECONDS
+    gatewayd: Path | None = None  # a GatewayD binary: the real install round-trip and a load in GatewayD
+    gatewayd_label: str = ""  # where it came from, for the log (e.g. "v0.11.1, downloaded")
+    postgres_url: str | None = None  # the load's PostgreSQL; None starts a throwaway one
 
 
 def parse_plugin_env(items: list[str]) -> list[tuple[str, str]]:
@@ -84,7 +91,6 @@ def host_target() -> Target:
 
 
 def verify_dist(path: Path, plugin: str, tag: str | None, targets: list[Target], repository: str | None = None,
-                gatewayd_binary: Path | None = None,
                 checked_archives: dict[str, ArchiveResult] | None = None,
                 gate: GateOptions | None = None) -> VerifyReport:
     """Check the dist at ``path``; ``checked_archives`` are results of ``verify_archive`` already run on
@@ -92,7 +98,9 @@ def verify_dist(path: Path, plugin: str, tag: str | None, targets: list[Target],
     gate = gate or GateOptions()
     report = VerifyReport()
     where = str(path)
-    checks = ["local", *(["gate"] if gate.enabled else []), *(["install"] if gatewayd_binary else [])]
+    loads = gate.enabled and gate.gatewayd is not None
+    checks = ["local", *(["gate"] if gate.enabled else []), *(["install"] if loads else [])]
+    ran = ["local"]  # what really ran is what the dist records
     meta = dist.load(path)
     if (earlier := dist.earlier_failure(meta, checks, where)) is not None:
         report.problems.append(earlier)
@@ -135,10 +143,12 @@ def verify_dist(path: Path, plugin: str, tag: str | None, targets: list[Target],
                                            "the plugin here; build on a runner whose platform is a target",
                                            where, severity="warning"))
         elif sound and host_result is not None:
-            _gate(report, path / host_archive, host_result, plugin, gate)
-    if gatewayd_binary is not None and host_archive is not None and sound:
-        _round_trip(report, path, plugin, host_archive, gatewayd_binary, gate)
-    dist.record_verification(path, checks, report.errors)
+            ran.append("gate")
+            started = _gate(report, path / host_archive, host_result, plugin, gate)
+            if started and gate.gatewayd is not None and _load(report, path / host_archive, host_result, plugin,
+                                                               gate, gate.gatewayd):
+                ran.append("install")
+    dist.record_verification(path, ran, report.errors)
     return report
 
 
@@ -158,7 +168,8 @@ def verify_archive(path: Path, target: Target, plugin: str, repository: str | No
     status = "ok" if not [p for p in found if p.is_error] else "FAILED"
     line = (f"  verified {path.name}: {len(contents.members)} members, binary "
             f"{'/'.join(kind) if kind else '?'} mode {mode}: {status}")
-    return ArchiveResult(path.name, sha, found, line, binary.name if binary else None, args, env)
+    return ArchiveResult(path.name, sha, found, line, binary.name if binary else None,
+                         contents.sha256.get(binary.rel, "") if binary else "", args, env)
 
 
 def _check_embedded_manifest(contents: contract.ArchiveContents, plugin: str, repository: str | None,
@@ -198,16 +209,21 @@ def extract_member(archive: Path, member: str, dest: Path) -> Path:
     return dest
 
 
-def _gate(report: VerifyReport, archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions) -> None:
+def _gate(report: VerifyReport, archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions) -> bool:
+    """The go-plugin handshake of the host binary; True when it started."""
     # Imported on use: starting processes is this stage's only use of smoke.
     from gatewayd_plugin_actions import smoke  # noqa: PLC0415
 
     assert result.binary_member is not None
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="gpa-gate-") as tmp:
+    # The plugin's TMPDIR is this temp dir, so go-plugin's socket goes with it; a deep TMPDIR (macOS's, pytest's)
+    # would make the socket path too long, so the dir is then made under /tmp.
+    short = len(tempfile.gettempdir()) <= MAX_SOCKET_DIR - 20 or not Path("/tmp").is_dir()
+    with tempfile.TemporaryDirectory(prefix="gpa-gate-", dir=None if short else "/tmp") as tmp:
         binary = extract_member(archive, result.binary_member, Path(tmp) / plugin)
         shake = smoke.handshake(binary, gate.plugin_env, timeout=gate.timeout, cwd=Path(tmp),
-                                args=result.plugin_args, configured_env=result.plugin_env or None)
+                                args=result.plugin_args, configured_env=result.plugin_env or None,
+                                tmpdir=Path(tmp))
     report.gate_seconds = time.monotonic() - started
     if shake.ok:
         actions_io.progress(f"  gate: {plugin} from {archive.name} started as GatewayD starts it and answered the "
@@ -220,30 +236,49 @@ def _gate(report: VerifyReport, archive: Path, result: ArchiveResult, plugin: st
     env_note = f" plus {len(gate.plugin_env)} --plugin-env setting(s)" if gate.plugin_env else ""
     report.checked.append(f"release gate: the {host_target()} binary started with the manifest's args and env"
                           f"{env_note} answers the go-plugin handshake within {gate.timeout:.0f}s")
+    return shake.ok
 
 
-def _round_trip(report: VerifyReport, path: Path, plugin: str, name: str, gatewayd_binary: Path,
-                gate: GateOptions) -> None:
-    # Imported on use: only the optional round-trip drives GatewayD (keeps snapshot start-up light).
-    from gatewayd_plugin_actions import gatewayd, smoke  # noqa: PLC0415
+def _load(report: VerifyReport, archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions,
+          gatewayd_binary: Path) -> bool:
+    """The release gate in GatewayD: test-plugin's machinery installs the released archive with the real
+    installer and loads the installed copy in GatewayD (against PostgreSQL), then stops it. False when it
+    could not run here."""
+    # Imported on use: only this step drives GatewayD and PostgreSQL (keeps the snapshot start-up light).
+    from gatewayd_plugin_actions import smoke, testplugin  # noqa: PLC0415
 
-    version = gatewayd.gatewayd_version(gatewayd_binary)
-    with tempfile.TemporaryDirectory(prefix="gpa-install-") as tmp:
-        result = gatewayd.install_local_archive(gatewayd_binary, path / name, plugin, Path(tmp))
-        for problem in result.problems:
-            report.problems.append(Problem(f"install round-trip with {version}: {problem}", name))
-        actions_io.progress(f"  installed {name} with {version}: {'ok' if result.ok else 'FAILED'}")
-        if result.binary is not None:
-            env = result.entry.get("env")
-            configured = dict(str(e).partition("=")[::2] for e in env) if isinstance(env, list) else None
-            shake = smoke.handshake(result.binary, gate.plugin_env, timeout=gate.timeout, cwd=Path(tmp),
-                                    configured_env=configured)
-            refusal = smoke.refuses_without_cookie(result.binary)
-            for check in (shake, refusal):
-                if not check.ok:
-                    report.problems.append(Problem(f"installed binary: {smoke.explain(check)}", name))
-            actions_io.progress(f"  handshake of installed {plugin}: {shake.reason} in {shake.seconds:.2f}s; "
-                                f"{refusal.reason}")
-    report.checked.append(f"real `gatewayd plugin install --name {plugin}` of {name} with {version}: success "
-                          "markers, executable binary, entry checksum = sha256(binary), `gatewayd plugin lint` "
-                          "passes; go-plugin handshake of the installed binary")
+    if os.name == "nt":
+        report.problems.append(Problem("the load in GatewayD is skipped on Windows (GatewayD runs plugins over unix "
+                                       "sockets); it runs in the linux/macOS jobs", archive.name, severity="warning"))
+        return False
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="gpa-load-") as tmp:
+        # GatewayD is given the manifest that is published (the one inside the archive), not the repository's.
+        manifest = extract_member(archive, contract.MANIFEST_FILE, Path(tmp) / contract.MANIFEST_FILE)
+        binary = extract_member(archive, str(result.binary_member), Path(tmp) / plugin)
+        under_test = testplugin.PluginUnderTest(plugin, manifest, f"{archive.name}!{contract.MANIFEST_FILE}",
+                                                archive, binary, result.binary_sha256)
+        env = [f"{k}={v}" for k, v in gate.plugin_env.items()]
+        try:
+            loaded = testplugin.load_released_plugin(gatewayd_binary, under_test, env, gate.postgres_url)
+        except testplugin.TestFailed as failure:
+            if failure.log_lines:
+                with actions_io.group(failure.title):
+                    for line in failure.log_lines:
+                        actions_io.progress(f"  {line}")
+            report.problems.append(Problem(f"release gate in GatewayD: {failure.reason}", archive.name))
+            loaded = None
+        refusal = smoke.refuses_without_cookie(binary)
+        if not refusal.ok:
+            report.problems.append(Problem(f"{plugin}: {smoke.explain(refusal)}", archive.name))
+    report.gate_seconds += time.monotonic() - started
+    version = loaded.gatewayd_version if loaded else gatewayd_binary.name
+    if loaded is not None:
+        actions_io.progress(f"  gate: installed {archive.name} with `gatewayd plugin install` and loaded it in "
+                            f"{loaded.gatewayd_version}: {loaded.plugin} {loaded.plugin_version or '(no version)'}"
+                            f", hooks {', '.join(loaded.hook_names) or 'none'} ({time.monotonic() - started:.1f}s)")
+    report.checked.append(f"release gate in {version}: the real `gatewayd plugin install --name {plugin}` "
+                          f"of {archive.name} (entry checksum = the binary's sha256), then GatewayD loads the "
+                          "installed copy (GetPlugins and 'Plugin is ready') and stops cleanly; the binary refuses "
+                          "to start without the magic cookie")
+    return True

@@ -50,13 +50,44 @@ def add_gate(parser: argparse.ArgumentParser) -> None:
                            "%(default)s)")
     gate.add_argument("--no-gate", dest="gate", action="store_false",
                       help="do not start the plugin (a dist whose platform cannot run here, e.g. cgo builds)")
+    gate.add_argument("--gatewayd-version", metavar="TAG",
+                      help="also install the host archive with the real `gatewayd plugin install` of this "
+                           "gatewayd-io/gatewayd release (a tag, or latest; downloaded, checksum-verified, cached) "
+                           "and load it in that GatewayD against PostgreSQL (default: none)")
+    gate.add_argument("--gatewayd-binary", "--gatewayd", dest="gatewayd_binary", type=Path, metavar="PATH",
+                      help="the same with a GatewayD binary already on this machine")
+    gate.add_argument("--postgres-url", metavar="URL",
+                      help="PostgreSQL for the load in GatewayD (default: a throwaway server on 127.0.0.1)")
 
 
 def gate_options(args: argparse.Namespace) -> GateOptions:
+    """The gate's settings; a GatewayD to load the plugin in is found (downloaded if need be) now, before
+    anything is built, so a wrong version fails in seconds."""
     if not 0 < args.gate_timeout <= 600:
         raise UserError(f"--gate-timeout {args.gate_timeout}: expected seconds between 0 and 600")
-    return GateOptions(enabled=args.gate, plugin_env=dict(parse_plugin_env(args.plugin_env)),
-                       timeout=args.gate_timeout)
+    options = GateOptions(enabled=args.gate, plugin_env=dict(parse_plugin_env(args.plugin_env)),
+                          timeout=args.gate_timeout, postgres_url=args.postgres_url)
+    version = (args.gatewayd_version or "").strip()
+    if version.lower() == "none":
+        version = ""
+    if args.gatewayd_binary is None and not version:
+        return options
+    if args.gatewayd_binary is not None and version:
+        raise UserError("--gatewayd-binary and --gatewayd-version name two GatewayDs; pass one")
+    if not args.gate:
+        raise UserError("--no-gate skips starting the plugin, so it cannot also be loaded in GatewayD; drop "
+                        "--no-gate or the GatewayD option")
+    # Imported on use: only a load in GatewayD needs the release download (and its GitHub client).
+    from gatewayd_plugin_actions import gatewayd_release  # noqa: PLC0415
+
+    if args.gatewayd_binary is not None:
+        got = gatewayd_release.from_path(args.gatewayd_binary)
+        options.gatewayd_label = str(got.path)
+    else:
+        got = gatewayd_release.fetch(version)
+        options.gatewayd_label = f"{got.tag} ({got.source})"
+    options.gatewayd = got.path
+    return options
 
 
 def targets_arg(text: str) -> list[Target]:
@@ -72,7 +103,6 @@ def options_from(args: argparse.Namespace, snapshot: bool) -> Options:
     if not project.is_dir():
         raise UserError(f"project directory {args.project} does not exist")
     targets = targets_arg(args.targets)
-    gatewayd = getattr(args, "gatewayd", None)
     return Options(
         project=project,
         dist=(args.dist or project / "dist").resolve(),
@@ -87,7 +117,6 @@ def options_from(args: argparse.Namespace, snapshot: bool) -> Options:
         extra_ldflags=args.extra_ldflags,
         repository=args.repository,
         snapshot=snapshot,
-        gatewayd=gatewayd.resolve() if gatewayd else None,
         jobs=args.jobs,
         gate=gate_options(args) if hasattr(args, "gate") else GateOptions(),
     )

@@ -36,7 +36,8 @@ def add_publish_options(parser: argparse.ArgumentParser) -> None:
     add_gate(parser)
 
 
-def publish_options(args: argparse.Namespace, dists: list[Path], tag: str | None) -> PublishOptions:
+def publish_options(args: argparse.Namespace, dists: list[Path], tag: str | None,
+                    gate: verify.GateOptions | None = None) -> PublishOptions:
     # Imported on use (here and below): `release --snapshot` registers these options but never publishes,
     # and requests + the GitHub client are a third of the CLI's start-up.
     from gatewayd_plugin_actions.publish import PublishOptions  # noqa: PLC0415
@@ -46,7 +47,7 @@ def publish_options(args: argparse.Namespace, dists: list[Path], tag: str | None
     return PublishOptions(
         dists=dists, tag=tag, repository=args.repository, draft=args.draft, make_latest=args.make_latest,
         prerelease=args.prerelease, concurrency=args.concurrency, notes_file=args.notes_file, title=args.title,
-        target_commitish=os.environ.get("GITHUB_SHA") or None, gate=gate_options(args))
+        target_commitish=os.environ.get("GITHUB_SHA") or None, gate=gate or gate_options(args))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

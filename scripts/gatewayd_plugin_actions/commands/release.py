@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import dataclasses
 
 from gatewayd_plugin_actions import actions_io, pipeline
 from gatewayd_plugin_actions.commands.common import add_build, add_project, options_from
@@ -17,8 +17,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_build(parser)
     parser.add_argument("--snapshot", action="store_true",
                         help="make the exact dist/ CI would publish, and publish nothing")
-    parser.add_argument("--gatewayd", type=Path, metavar="PATH",
-                        help="a GatewayD binary for the real install round-trip during verify")
     add_publish_options(parser)
     parser.set_defaults(func=run)
 
@@ -50,7 +48,9 @@ def run_full(args: argparse.Namespace) -> int:
     options = options_from(args, snapshot=False)
     repository = actions_io.repository(options.repository)
     client = GitHubClient.for_uploads(args.concurrency)
-    publish_opts = publish_options(args, [options.dist], None)
+    # The dist is verified (and the plugin loaded in GatewayD) by the snapshot below; publish's own check of it
+    # repeats the local checks and the handshake, not the load.
+    publish_opts = publish_options(args, [options.dist], None, dataclasses.replace(options.gate, gatewayd=None))
     require_token(client)
     preflight_repository(client, repository)
     ctx = pipeline.release_snapshot(options)

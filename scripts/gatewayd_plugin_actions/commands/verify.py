@@ -19,8 +19,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--name", help="plugin name (default: from dist metadata)")
     parser.add_argument("--targets", metavar="OS/ARCH,...", help="targets that must have an archive")
     parser.add_argument("--repository", metavar="OWNER/NAME", help="repository the manifest must point at")
-    parser.add_argument("--gatewayd", type=Path, metavar="PATH",
-                        help="a GatewayD binary: also run the real install round-trip and handshake")
     add_gate(parser)
     parser.set_defaults(func=run)
 
@@ -33,10 +31,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"no plugin name: pass --name (no {path}/{dist.METADATA_FILE} from `release --snapshot`)")
     tag = args.version or (meta.version if meta else None)
     targets = targets_arg(args.targets) if args.targets else dist.targets_of(meta, dist.listed_files(path), name)
-    if args.gatewayd is not None and not args.gatewayd.is_file():
-        raise UserError(f"--gatewayd {args.gatewayd}: no such file")
-    report = verify.verify_dist(path, name, tag, targets, args.repository,
-                                args.gatewayd.resolve() if args.gatewayd else None, gate=gate_options(args))
+    report = verify.verify_dist(path, name, tag, targets, args.repository, gate=gate_options(args))
     for item in report.checked:
         actions_io.progress(f"  checked: {item}")
     actions_io.conclude(report.problems, f"{path} is NOT installable")
