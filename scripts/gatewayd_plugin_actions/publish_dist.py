@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, contract, dist, merge, verify
+from gatewayd_plugin_actions import actions_io, contract, dist, verify
 from gatewayd_plugin_actions.errors import UserError
 from gatewayd_plugin_actions.publish_context import Dist, PublishOptions
 from gatewayd_plugin_actions.version import Version
@@ -26,7 +26,7 @@ def load_dist(options: PublishOptions) -> Dist:
             raise UserError(f"--dist {part}: no such directory; run `release --snapshot` or `package` first")
     if len(parts) > 1:
         out = options.merge_dir or Path(tempfile.mkdtemp(prefix="gpa-merged-dist-"))
-        path = merge.merge_dists(parts, out.resolve())
+        path = dist.merge_dists(parts, out.resolve())
     else:
         path = parts[0]
     meta = dist.require(path)

@@ -118,9 +118,7 @@ def run_preflight(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    from gatewayd_plugin_actions.merge import merge_dists  # noqa: PLC0415
-
-    out = merge_dists([d.resolve() for d in args.dist], args.out.resolve())
+    out = dist.merge_dists([d.resolve() for d in args.dist], args.out.resolve())
     meta = dist.require(out)
     targets = dist.targets_of(meta, dist.listed_files(out), meta.plugin)
     report = verify.verify_dist(out, meta.plugin, meta.version, targets, actions_io.repository(args.repository),
