@@ -83,7 +83,10 @@ def run_per_target(ctx: ReleaseContext, build_one: Callable[[Target], Binary],
     jobs = parallel_jobs(ctx.options, len(ctx.options.targets))
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="build") as builders, \
             ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="package") as packagers:
-        builds = [builders.submit(build_one, target) for target in ctx.options.targets]
+        # The host target first: the release gate starts on its archive while the others build.
+        host = verify.host_target()
+        order = sorted(ctx.options.targets, key=lambda target: target != host)
+        builds = [builders.submit(build_one, target) for target in order]
         packages: list[Future[Archive]] = []
         if package_one is not None:
             for done in as_completed(builds):
@@ -100,6 +103,7 @@ def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> No
                         f"({parallel_jobs(ctx.options, len(ctx.options.targets))} at a time)")
 
     repository = actions_io.repository(ctx.options.repository)
+    host = verify.host_target()
 
     def package_one(binary: Binary) -> Archive:
         archive = package.package_target(ctx, binary)
@@ -107,6 +111,10 @@ def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> No
         result = verify.verify_archive(archive.path, binary.target, ctx.plugin_name, repository)
         ctx.checked_archives[archive.name] = result
         actions_io.progress(result.line)
+        gate = ctx.options.gate
+        if gate.enabled and binary.target == host and not [p for p in result.problems if p.is_error]:
+            # The release gate, while the other targets still build; verify reports what it found.
+            result.gate = verify.run_gate(archive.path, result, ctx.plugin_name, gate, staged_binary=binary.path)
         binary.path.unlink()  # staged only for packing; deleting it here keeps the clean-up off the tail
         return archive
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import tarfile
 import tempfile
 import time
@@ -51,8 +52,20 @@ class ArchiveResult:
     line: str  # the progress line for this archive
     binary_member: str | None = None  # the member the installer takes as the binary
     binary_sha256: str = ""  # its sha256 (what the installer writes as the plugin's checksum)
+    manifest: bytes | None = None  # the embedded gatewayd_plugin.yaml, as published
     plugin_args: list[str] = field(default_factory=list)  # plugins[0].args of the embedded manifest
     plugin_env: dict[str, str] = field(default_factory=dict)  # plugins[0].env of the embedded manifest
+    gate: GateOutcome | None = None  # the release gate, when it already ran on this archive
+
+
+@dataclass
+class GateOutcome:
+    """What the release gate found for the host archive, and what it proved."""
+
+    problems: list[Problem] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)  # "gate", and "install" when it loaded in GatewayD
+    seconds: float = 0.0
 
 
 @dataclass
@@ -143,11 +156,13 @@ def verify_dist(path: Path, plugin: str, tag: str | None, targets: list[Target],
                                            "the plugin here; build on a runner whose platform is a target",
                                            where, severity="warning"))
         elif sound and host_result is not None:
-            ran.append("gate")
-            started = _gate(report, path / host_archive, host_result, plugin, gate)
-            if started and gate.gatewayd is not None and _load(report, path / host_archive, host_result, plugin,
-                                                               gate, gate.gatewayd):
-                ran.append("install")
+            outcome = host_result.gate
+            if outcome is None or (gate.gatewayd is not None and "install" not in outcome.ran):
+                outcome = run_gate(path / host_archive, host_result, plugin, gate)
+            report.problems += outcome.problems
+            report.checked += outcome.checked
+            report.gate_seconds = outcome.seconds
+            ran += outcome.ran
     dist.record_verification(path, ran, report.errors)
     return report
 
@@ -169,7 +184,8 @@ def verify_archive(path: Path, target: Target, plugin: str, repository: str | No
     line = (f"  verified {path.name}: {len(contents.members)} members, binary "
             f"{'/'.join(kind) if kind else '?'} mode {mode}: {status}")
     return ArchiveResult(path.name, sha, found, line, binary.name if binary else None,
-                         contents.sha256.get(binary.rel, "") if binary else "", args, env)
+                         contents.sha256.get(binary.rel, "") if binary else "",
+                         contents.files.get(contract.MANIFEST_FILE), args, env)
 
 
 def _check_embedded_manifest(contents: contract.ArchiveContents, plugin: str, repository: str | None,
@@ -209,22 +225,49 @@ def extract_member(archive: Path, member: str, dest: Path) -> Path:
     return dest
 
 
-def _gate(report: VerifyReport, archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions) -> bool:
+def run_gate(archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions,
+             staged_binary: Path | None = None) -> GateOutcome:
+    """The release gate on the host archive: the handshake, then (with a GatewayD) the install and a load.
+
+    ``staged_binary``: the binary just packed into ``archive``; used instead of unpacking it again only when
+    its bytes are the archive's (the Go reader hashed the member). The release pipeline runs this as soon as
+    the host archive is written, while the other targets still build."""
+    outcome = GateOutcome(ran=["gate"])
+    started = time.monotonic()
+    if staged_binary is not None and not (result.binary_sha256 and contract.sha256_file(staged_binary)
+                                          == result.binary_sha256):
+        staged_binary = None
+    if _gate(outcome, archive, result, plugin, gate, staged_binary) and gate.gatewayd is not None and _load(
+            outcome, archive, result, plugin, gate, gate.gatewayd, staged_binary):
+        outcome.ran.append("install")
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _binary(archive: Path, result: ArchiveResult, staged_binary: Path | None, dest: Path) -> Path:
+    """The archive's binary at ``dest`` (copied from the staged build when that has the same bytes)."""
+    if staged_binary is not None:
+        shutil.copyfile(staged_binary, dest)
+        dest.chmod(0o755)
+        return dest
+    return extract_member(archive, str(result.binary_member), dest)
+
+
+def _gate(report: GateOutcome, archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions,
+          staged_binary: Path | None) -> bool:
     """The go-plugin handshake of the host binary; True when it started."""
     # Imported on use: starting processes is this stage's only use of smoke.
     from gatewayd_plugin_actions import smoke  # noqa: PLC0415
 
     assert result.binary_member is not None
-    started = time.monotonic()
     # The plugin's TMPDIR is this temp dir, so go-plugin's socket goes with it; a deep TMPDIR (macOS's, pytest's)
     # would make the socket path too long, so the dir is then made under /tmp.
     short = len(tempfile.gettempdir()) <= MAX_SOCKET_DIR - 20 or not Path("/tmp").is_dir()
     with tempfile.TemporaryDirectory(prefix="gpa-gate-", dir=None if short else "/tmp") as tmp:
-        binary = extract_member(archive, result.binary_member, Path(tmp) / plugin)
+        binary = _binary(archive, result, staged_binary, Path(tmp) / plugin)
         shake = smoke.handshake(binary, gate.plugin_env, timeout=gate.timeout, cwd=Path(tmp),
                                 args=result.plugin_args, configured_env=result.plugin_env or None,
                                 tmpdir=Path(tmp))
-    report.gate_seconds = time.monotonic() - started
     if shake.ok:
         actions_io.progress(f"  gate: {plugin} from {archive.name} started as GatewayD starts it and answered the "
                             f"go-plugin handshake in {shake.seconds:.2f}s")
@@ -239,8 +282,8 @@ def _gate(report: VerifyReport, archive: Path, result: ArchiveResult, plugin: st
     return shake.ok
 
 
-def _load(report: VerifyReport, archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions,
-          gatewayd_binary: Path) -> bool:
+def _load(report: GateOutcome, archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions,
+          gatewayd_binary: Path, staged_binary: Path | None) -> bool:
     """The release gate in GatewayD: test-plugin's machinery installs the released archive with the real
     installer and loads the installed copy in GatewayD (against PostgreSQL), then stops it. False when it
     could not run here."""
@@ -254,8 +297,9 @@ def _load(report: VerifyReport, archive: Path, result: ArchiveResult, plugin: st
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="gpa-load-") as tmp:
         # GatewayD is given the manifest that is published (the one inside the archive), not the repository's.
-        manifest = extract_member(archive, contract.MANIFEST_FILE, Path(tmp) / contract.MANIFEST_FILE)
-        binary = extract_member(archive, str(result.binary_member), Path(tmp) / plugin)
+        manifest = Path(tmp) / contract.MANIFEST_FILE
+        manifest.write_bytes(result.manifest or b"")
+        binary = _binary(archive, result, staged_binary, Path(tmp) / plugin)
         under_test = testplugin.PluginUnderTest(plugin, manifest, f"{archive.name}!{contract.MANIFEST_FILE}",
                                                 archive, binary, result.binary_sha256)
         env = [f"{k}={v}" for k, v in gate.plugin_env.items()]
@@ -271,7 +315,6 @@ def _load(report: VerifyReport, archive: Path, result: ArchiveResult, plugin: st
         refusal = smoke.refuses_without_cookie(binary)
         if not refusal.ok:
             report.problems.append(Problem(f"{plugin}: {smoke.explain(refusal)}", archive.name))
-    report.gate_seconds += time.monotonic() - started
     version = loaded.gatewayd_version if loaded else gatewayd_binary.name
     if loaded is not None:
         actions_io.progress(f"  gate: installed {archive.name} with `gatewayd plugin install` and loaded it in "
