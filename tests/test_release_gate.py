@@ -5,6 +5,7 @@ example plugin (``tests/fixtures_go.py``: :data:`~tests.fixtures_go.PLUGIN_VARIA
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -17,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from gatewayd_plugin_actions import postgres
+from gatewayd_plugin_actions.commands.common import add_gate, gate_options
+from gatewayd_plugin_actions.errors import UserError
 from tests.conftest import RunCli, clean_env
 from tests.fake_github import FakeGitHub
 from tests.fixtures_github import OWNER, REPO, TOKEN
@@ -276,3 +280,21 @@ def test_gatewayd_options_are_checked_before_building(run_cli: RunCli, example_p
         assert result.returncode != 0, (args, result.stderr)
         assert reason in result.stderr, (args, result.stderr)
         assert "built " not in result.stderr, f"{args}: checked only after building:\n{result.stderr}"
+
+
+def test_a_load_without_postgresql_fails_before_anything_is_fetched(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """A runner without PostgreSQL (and no --postgres-url) is told so, with the two ways out, before a GatewayD
+    is downloaded or a target built. (In-process: this machine has PostgreSQL, so its absence is simulated.)"""
+    parser = argparse.ArgumentParser()
+    add_gate(parser)
+    monkeypatch.setattr(postgres, "find_bindir", lambda: None)
+    with pytest.raises(UserError, match=r"needs PostgreSQL.*--postgres-url.*--gatewayd-version none"):
+        gate_options(parser.parse_args(["--gatewayd-version", "v0.11.1"]))
+    # With a server given, no local PostgreSQL is needed (the binary is then only checked, not run).
+    binary = tmp_path / "gatewayd"
+    binary.write_bytes(b"#!/bin/sh\n")
+    binary.chmod(0o755)
+    options = gate_options(parser.parse_args(["--gatewayd-binary", str(binary), "--postgres-url",
+                                              "postgres://u@127.0.0.1:1/db"]))
+    assert options.gatewayd == binary and options.postgres_url == "postgres://u@127.0.0.1:1/db"

@@ -76,7 +76,6 @@ class GateOptions:
     plugin_env: dict[str, str] = field(default_factory=dict)  # --plugin-env: settings it needs to start
     timeout: float = GATE_TIMEOUT_SECONDS
     gatewayd: Path | None = None  # a GatewayD binary: the real install round-trip and a load in GatewayD
-    gatewayd_label: str = ""  # where it came from, for the log (e.g. "v0.11.1, downloaded")
     postgres_url: str | None = None  # the load's PostgreSQL; None starts a throwaway one
 
 
@@ -311,6 +310,9 @@ def _load(report: GateOutcome, archive: Path, result: ArchiveResult, plugin: str
                     for line in failure.log_lines:
                         actions_io.progress(f"  {line}")
             report.problems.append(Problem(f"release gate in GatewayD: {failure.reason}", archive.name))
+            loaded = None
+        except UserError as exc:  # e.g. PostgreSQL would not start: reported like any gate failure, once
+            report.problems.append(Problem(f"release gate in GatewayD: {exc}", archive.name))
             loaded = None
         refusal = smoke.refuses_without_cookie(binary)
         if not refusal.ok:

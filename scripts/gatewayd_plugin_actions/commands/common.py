@@ -78,14 +78,14 @@ def gate_options(args: argparse.Namespace) -> GateOptions:
         raise UserError("--no-gate skips starting the plugin, so it cannot also be loaded in GatewayD; drop "
                         "--no-gate or the GatewayD option")
     # Imported on use: only a load in GatewayD needs the release download (and its GitHub client).
-    from gatewayd_plugin_actions import gatewayd_release  # noqa: PLC0415
+    from gatewayd_plugin_actions import gatewayd_release, postgres  # noqa: PLC0415
 
-    if args.gatewayd_binary is not None:
-        got = gatewayd_release.from_path(args.gatewayd_binary)
-        options.gatewayd_label = str(got.path)
-    else:
-        got = gatewayd_release.fetch(version)
-        options.gatewayd_label = f"{got.tag} ({got.source})"
+    if args.postgres_url is None and postgres.find_bindir() is None:
+        raise UserError("the load in GatewayD needs PostgreSQL, and none is installed here (initdb/postgres; "
+                        "Debian/Ubuntu: postgresql): install it, pass --postgres-url, or skip the load with "
+                        "--gatewayd-version none (the action's gatewayd-version: none)")
+    got = (gatewayd_release.from_path(args.gatewayd_binary) if args.gatewayd_binary is not None
+           else gatewayd_release.fetch(version))
     options.gatewayd = got.path
     return options
 
