@@ -35,7 +35,7 @@ from tests.fake_github import FakeGitHub  # noqa: E402
 from tests.fake_github.server import LoggedRequest  # noqa: E402
 from tests.fixtures_github import OWNER, REPO, REPOSITORY, TOKEN, make_dist  # noqa: E402
 
-from gatewayd_plugin_actions.contract import Target  # noqa: E402
+from gatewayd_plugin_actions.targets import Target  # noqa: E402
 
 TAG = "v1.0.0"
 TWELVE_TARGETS = [Target.parse(t) for t in (

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatewayd_plugin_actions import contract, verify
-from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target
-from gatewayd_plugin_actions.package import Entry, write_tar_gz, write_zip
+from gatewayd_plugin_actions.release.package import Entry, write_tar_gz, write_zip
+from gatewayd_plugin_actions.targets import DEFAULT_TARGETS, Target
 
 PLUGIN = "gatewayd-plugin-example"
 OWNER = "gatewayd-io"

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions import package, pipeline
-from gatewayd_plugin_actions.context import Binary, Options, ReleaseContext
-from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target, sha256_file
+from gatewayd_plugin_actions.contract import sha256_file
 from gatewayd_plugin_actions.manifest import load_manifest
-from gatewayd_plugin_actions.version import Version
+from gatewayd_plugin_actions.release import package, stages
+from gatewayd_plugin_actions.release.context import Binary, Options, ReleaseContext
+from gatewayd_plugin_actions.semver import Version
+from gatewayd_plugin_actions.targets import DEFAULT_TARGETS, Target
 from tests.fake_github import FakeGitHub
 
 OWNER = "gatewayd-plugin-actions"
@@ -72,7 +73,7 @@ def make_dist(dest: Path, tag: str, targets: list[Target] | None = None, *, padd
     ctx.manifest, _ = load_manifest(project / "gatewayd_plugin.yaml", REPOSITORY)
     ctx.version = Version.parse(tag)
     ctx.source_date_epoch = 1_767_323_045
-    pipeline.prepare_dist(dest)
+    stages.prepare_dist(dest)
     staging = dest / ".build"
     for target in targets:
         path = staging / target.slug / REPO
@@ -81,10 +82,10 @@ def make_dist(dest: Path, tag: str, targets: list[Target] | None = None, *, padd
         path.chmod(0o755)
         ctx.binaries.append(Binary(target, path, sha256_file(path), path.stat().st_size, 0.0))
     ctx.archives = [package.package_target(ctx, b) for b in ctx.binaries]
-    pipeline.write_checksums(ctx)
+    stages.write_checksums(ctx)
     shutil.rmtree(staging)
     ctx.binaries = []
-    pipeline.write_metadata(ctx)
+    stages.write_metadata(ctx)
     shutil.rmtree(project)
     return dest
 

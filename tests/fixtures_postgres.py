@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gatewayd_plugin_actions import postgres
+from gatewayd_plugin_actions.gatewayd import postgres
 
 
 @pytest.fixture(scope="session")

@@ -32,9 +32,10 @@ from typing import Literal
 
 import pytest
 
-from gatewayd_plugin_actions import package
-from gatewayd_plugin_actions.contract import MAX_MEMBER_BYTES, Target, archive_name, checksum_line
-from gatewayd_plugin_actions.gatewayd import install_local_archive
+from gatewayd_plugin_actions.contract import MAX_MEMBER_BYTES, archive_name, checksum_line
+from gatewayd_plugin_actions.gatewayd.program import install_local_archive
+from gatewayd_plugin_actions.release import package
+from gatewayd_plugin_actions.targets import Target
 from gatewayd_plugin_actions.verify import verify_archive
 from tests.fixtures_go import EXAMPLE_PLUGIN_NAME, EXAMPLE_PLUGIN_SRC, GATEWAYD_VERSIONS
 

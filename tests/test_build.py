@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions.build import resolve_version_variable
 from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.release.build import resolve_version_variable
 
 MODULE = "github.com/acme/gatewayd-plugin-x"
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from gatewayd_plugin_actions import contract
-from gatewayd_plugin_actions.contract import ArchiveContents, ArchiveMember, Target
-from gatewayd_plugin_actions.package import Entry, write_zip
+from gatewayd_plugin_actions.contract import ArchiveContents, ArchiveMember
+from gatewayd_plugin_actions.release.package import Entry, write_zip
+from gatewayd_plugin_actions.targets import Target, parse_targets
 from tests.conftest import RunCli
 from tests.dist_factory import (
     PLUGIN,
@@ -616,13 +617,13 @@ def test_owner_and_repo_names() -> None:
 
 
 def test_targets_parse_and_archive_names() -> None:
-    assert contract.parse_targets("windows/arm64, linux/amd64 linux/amd64") == [LINUX_AMD64,
+    assert parse_targets("windows/arm64, linux/amd64 linux/amd64") == [LINUX_AMD64,
                                                                                 Target("windows", "arm64")]
     for bad in ("linux", "linux/amd64/v2", "Linux/AMD64", "linux/"):
         with pytest.raises(ValueError, match="GOOS/GOARCH"):
             Target.parse(bad)
     with pytest.raises(ValueError, match="no targets"):
-        contract.parse_targets(" , ")
+        parse_targets(" , ")
     assert contract.archive_name(PLUGIN, WINDOWS_AMD64, TAG) == f"{PLUGIN}-windows-amd64-{TAG}.zip"
     assert contract.archive_name(PLUGIN, DARWIN_ARM64, TAG) == f"{PLUGIN}-darwin-arm64-{TAG}.tar.gz"
 

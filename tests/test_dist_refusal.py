@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from gatewayd_plugin_actions import contract
-from gatewayd_plugin_actions.contract import Target
-from gatewayd_plugin_actions.package import Entry
+from gatewayd_plugin_actions.release.package import Entry
+from gatewayd_plugin_actions.targets import Target
 from tests.conftest import RunCli
 from tests.dist_factory import (
     Dist,

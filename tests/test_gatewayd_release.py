@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions import gatewayd_release
-from gatewayd_plugin_actions.contract import Target
 from gatewayd_plugin_actions.errors import UserError
-from gatewayd_plugin_actions.github_api import GitHubClient
-from gatewayd_plugin_actions.verify import host_target
+from gatewayd_plugin_actions.gatewayd import download
+from gatewayd_plugin_actions.github.client import GitHubClient
+from gatewayd_plugin_actions.targets import Target, host_target
 from tests.fake_github import FakeGitHub
 
 HOST = host_target()
@@ -47,18 +46,18 @@ def gatewayd_release_assets(binary: bytes, tag: str, workdir: Path, *, targets: 
     workdir.mkdir(parents=True, exist_ok=True)
     assets: dict[str, bytes | Path] = {}
     for target in targets:
-        name = gatewayd_release.archive_name(target, tag)
+        name = download.archive_name(target, tag)
         assets[name] = gatewayd_archive(binary if target == HOST else b"other platform", workdir / name)
     assets[f"gatewayd_{tag[1:]}_amd64.deb"] = b"deb package"
     lines = []
     for name, content in assets.items():
         data = content.read_bytes() if isinstance(content, Path) else content
-        if tamper == "missing-line" and name == gatewayd_release.archive_name(HOST, tag):
+        if tamper == "missing-line" and name == download.archive_name(HOST, tag):
             continue
         lines.append(f"{hashlib.sha256(data).hexdigest()}  {name}\n")
     assets["checksums.txt"] = "".join(lines).encode()
     if tamper == "archive":
-        host = workdir / gatewayd_release.archive_name(HOST, tag)
+        host = workdir / download.archive_name(HOST, tag)
         gatewayd_archive(binary + b"\n# tampered", host)
     return assets
 
@@ -83,7 +82,7 @@ def test_downloads_verifies_extracts_and_caches(gatewayd_github: FakeGitHub, tmp
     gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "new"))
     env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    got = gatewayd_release.fetch("latest", client=client_for(gatewayd_github), env=env)
+    got = download.fetch("latest", client=client_for(gatewayd_github), env=env)
     assert (got.tag, got.source, got.archive) == ("v0.11.1", "download", f"gatewayd-{HOST.slug}-v0.11.1.tar.gz")
     assert got.path.read_bytes() == FAKE_BINARY
     assert got.path.stat().st_mode & 0o111
@@ -91,11 +90,11 @@ def test_downloads_verifies_extracts_and_caches(gatewayd_github: FakeGitHub, tmp
     assert sorted(p.name for p in got.path.parent.iterdir()) == ["gatewayd", "gatewayd-release.json"]
 
     downloads = len(gatewayd_github.requests("GET"))
-    again = gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
+    again = download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     assert (again.path, again.source) == (got.path, "cache")
     assert len(gatewayd_github.requests("GET")) == downloads, "a pinned, cached version needs no API call"
 
-    old = gatewayd_release.fetch("v0.10.3", client=client_for(gatewayd_github), env=env)
+    old = download.fetch("v0.10.3", client=client_for(gatewayd_github), env=env)
     assert old.path.read_bytes() == FAKE_BINARY + b"# old\n"
 
 
@@ -103,7 +102,7 @@ def test_tool_cache_layout_on_actions(gatewayd_github: FakeGitHub, tmp_path: Pat
     gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel"))
     env = {"GITHUB_API_URL": gatewayd_github.api_url, "RUNNER_TOOL_CACHE": str(tmp_path / "tools")}
-    got = gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
+    got = download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     arch = {"amd64": "x64"}.get(HOST.goarch, HOST.goarch)
     assert got.path == tmp_path / "tools/gatewayd/0.11.1" / arch / "gatewayd"
     assert (tmp_path / "tools/gatewayd/0.11.1" / f"{arch}.complete").is_file()
@@ -113,9 +112,9 @@ def test_corrupt_cache_is_downloaded_again(gatewayd_github: FakeGitHub, tmp_path
     gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel"))
     env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    got = gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
+    got = download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     got.path.write_bytes(b"truncated")
-    again = gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
+    again = download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     assert again.source == "download"
     assert again.path.read_bytes() == FAKE_BINARY
 
@@ -130,7 +129,7 @@ def test_checksum_problems_are_hard_errors(gatewayd_github: FakeGitHub, tmp_path
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel", tamper=tamper))
     env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     with pytest.raises(UserError) as info:
-        gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
+        download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     assert info.value.message.startswith(message.format(slug=HOST.slug))
     assert "\n" not in info.value.message
     cache = tmp_path / "cache/gatewayd-plugin-actions/gatewayd"
@@ -140,11 +139,11 @@ def test_checksum_problems_are_hard_errors(gatewayd_github: FakeGitHub, tmp_path
 def test_missing_release_and_bad_tag(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
     env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     with pytest.raises(UserError, match=r"GatewayD release v9\.9\.9 not found in gatewayd-io/gatewayd"):
-        gatewayd_release.fetch("v9.9.9", client=client_for(gatewayd_github), env=env)
+        download.fetch("v9.9.9", client=client_for(gatewayd_github), env=env)
     with pytest.raises(UserError, match="has no latest release"):
-        gatewayd_release.fetch("latest", client=client_for(gatewayd_github), env=env)
+        download.fetch("latest", client=client_for(gatewayd_github), env=env)
     with pytest.raises(UserError, match="expected a release tag"):
-        gatewayd_release.fetch("0.11.1", client=client_for(gatewayd_github), env=env)
+        download.fetch("0.11.1", client=client_for(gatewayd_github), env=env)
 
 
 def test_release_without_an_archive_for_this_machine(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
@@ -152,4 +151,4 @@ def test_release_without_an_archive_for_this_machine(gatewayd_github: FakeGitHub
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel", targets=(OTHER,)))
     env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     with pytest.raises(UserError, match=f"has no release asset for {HOST}"):
-        gatewayd_release.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
+        download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions.github_api import (
+from gatewayd_plugin_actions.github.client import (
     GitHubClient,
     GitHubError,
     Limits,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions import golangci, gotest, govuln
+from gatewayd_plugin_actions.checks import golangci, gotest, govulncheck
 from gatewayd_plugin_actions.errors import UserError
 from tests.conftest import EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin
 
@@ -154,10 +154,10 @@ def test_govulncheck_stream_levels() -> None:
              "position": {"filename": "main.go", "line": 7}}]}},
         {"finding": {"osv": "GO-2", "trace": [{"module": "n", "version": "v0.1.0", "package": "n/q"}]}},
     ])
-    vulns = govuln.collect(govuln.parse_stream(stream), Path("/nowhere"))
+    vulns = govulncheck.collect(govulncheck.parse_stream(stream), Path("/nowhere"))
     assert [(v.osv, v.level) for v in vulns] == [("GO-1", "symbol"), ("GO-2", "package")]
     assert vulns[0].trace == ["x.main", "p.Do"]
-    problems = govuln.problems(vulns)
+    problems = govulncheck.problems(vulns)
     assert problems[0].is_error and problems[0].line == 7 and "fixed in v1.2.0" in problems[0].message
     assert problems[1].severity == "notice"
 

@@ -20,14 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions import contract, package, pipeline, verify
+from gatewayd_plugin_actions import contract, verify
 from gatewayd_plugin_actions import dist as dist_layout
-from gatewayd_plugin_actions.context import Binary, Options, ReleaseContext
-from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target
 from gatewayd_plugin_actions.dist import Archive
 from gatewayd_plugin_actions.errors import UserError
 from gatewayd_plugin_actions.manifest import load_manifest
-from gatewayd_plugin_actions.version import Version
+from gatewayd_plugin_actions.release import package, stages
+from gatewayd_plugin_actions.release.context import Binary, Options, ReleaseContext
+from gatewayd_plugin_actions.semver import Version
+from gatewayd_plugin_actions.targets import DEFAULT_TARGETS, Target
 from tests.conftest import RunCli
 from tests.dist_factory import MTIME, PLUGIN, TAG, binary_for, manifest_text
 
@@ -50,7 +51,7 @@ class Setup:
 
     def package_all(self) -> list[Archive]:
         self.ctx.archives = [self.package(t) for t in self.ctx.options.targets]
-        pipeline.write_checksums(self.ctx)
+        stages.write_checksums(self.ctx)
         return self.ctx.archives
 
     def entries(self, target: Target = LINUX_AMD64) -> list[str]:

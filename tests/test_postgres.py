@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions import postgres
 from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.gatewayd import postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -73,7 +73,7 @@ def test_local_server_is_cleaned_up_on_ctrl_c(tmp_path: Path) -> None:
     marker = tmp_path / "server.txt"
     script = (
         "import sys, time\n"
-        "from gatewayd_plugin_actions import postgres\n"
+        "from gatewayd_plugin_actions.gatewayd import postgres\n"
         "with postgres.local_server() as s:\n"
         f"    open({str(marker)!r}, 'w').write(f'{{s.directory}} {{s.process.pid}}')\n"
         "    time.sleep(60)\n"

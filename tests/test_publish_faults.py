@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gatewayd_plugin_actions import contract
-from gatewayd_plugin_actions.contract import DEFAULT_TARGETS
+from gatewayd_plugin_actions.targets import DEFAULT_TARGETS
 from tests.conftest import RunCli
 from tests.fake_github import FakeGitHub
 from tests.fixtures_github import OWNER, REPO, TOKEN, PublishDist

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions import postgres
 from gatewayd_plugin_actions.commands.common import add_gate, gate_options
 from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.gatewayd import postgres
 from tests.conftest import RunCli, clean_env
 from tests.fake_github import FakeGitHub
 from tests.fixtures_github import OWNER, REPO, TOKEN

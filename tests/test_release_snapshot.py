@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions import postgres
+from gatewayd_plugin_actions.gatewayd import postgres
 from tests.conftest import EXAMPLE_PLUGIN, RunCli, copy_plugin, git_init
 
 EXAMPLE_MODULE = "github.com/gatewayd-plugin-actions/gatewayd-plugin-example"

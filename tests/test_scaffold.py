@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions import postgres
+from gatewayd_plugin_actions.gatewayd import postgres
 from tests.conftest import RunCli, git_init
 
 NAME = "gatewayd-plugin-scaffolded"

@@ -19,7 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions import diagnose, gatewayd, postgres, testplugin, testplugin_config
+from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.gatewayd import configs, diagnose, postgres, program
+from gatewayd_plugin_actions.goplugin import socket_dir
+from gatewayd_plugin_actions.integration import engine, sql
+from gatewayd_plugin_actions.manifest import parse_seconds
 from tests.conftest import CLI, EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin, git_init
 from tests.fake_github import FakeGitHub
 from tests.test_gatewayd_release import gatewayd_release_assets
@@ -313,7 +317,7 @@ def test_plugins_config_keeps_comments_and_merges_overrides(tmp_path: Path) -> N
     manifest.write_text((EXAMPLE_PLUGIN / "gatewayd_plugin.yaml").read_text() + (
         "  - name: other\n    enabled: true\n    localPath: x\n    url: github.com/o/other\n    args: []\n"
         "    env: []\n    checksum: x\n"))
-    text = testplugin_config.plugins_config(manifest, "./plugins/p", "ab" * 32,
+    text = configs.plugins_config(manifest, "./plugins/p", "ab" * 32,
                                             [("EXTRA", "1"), ("MAGIC_COOKIE_KEY", "K")], ["--log-level", "debug"],
                                             "250ms")
     assert "# The go-plugin handshake: without these two the plugin refuses to start." in text
@@ -329,25 +333,25 @@ def test_generated_plugins_config_passes_and_a_broken_one_fails_real_lint(tmp_pa
                                                                           gatewayd_binaries: dict[str, Path]) -> None:
     manifest = EXAMPLE_PLUGIN / "gatewayd_plugin.yaml"
     good = tmp_path / "gatewayd_plugins.yaml"
-    good.write_text(testplugin_config.plugins_config(manifest, "./p", "ab" * 32, [], None, "1s"))
+    good.write_text(configs.plugins_config(manifest, "./p", "ab" * 32, [], None, "1s"))
     bad = tmp_path / "bad_plugins.yaml"
     bad.write_text("compatibilityPolicy: strict\n" + good.read_text())
     for version, binary in sorted(gatewayd_binaries.items()):
-        assert gatewayd.lint_plugins_config(binary, good)[0], version
-        ok, output = gatewayd.lint_plugins_config(binary, bad)
+        assert program.lint_plugins_config(binary, good)[0], version
+        ok, output = program.lint_plugins_config(binary, bad)
         assert not ok
-        assert "compatibilityPolicy" in gatewayd.lint_error(output)
-        assert "\n" not in gatewayd.lint_error(output)
+        assert "compatibilityPolicy" in program.lint_error(output)
+        assert "\n" not in program.lint_error(output)
 
 
 def test_generated_global_config_passes_lint_on_both_versions(tmp_path: Path,
                                                               gatewayd_binaries: dict[str, Path]) -> None:
-    cert, key = testplugin_config.self_signed_cert(tmp_path)
+    cert, key = configs.self_signed_cert(tmp_path)
     config = tmp_path / "gatewayd.yaml"
-    ports = testplugin_config.Ports.pick()
-    config.write_text(testplugin_config.global_config(ports, "127.0.0.1:5432", cert, key, tmp_path / "r"))
+    ports = configs.Ports.pick()
+    config.write_text(configs.global_config(ports, "127.0.0.1:5432", cert, key, tmp_path / "r"))
     for version, binary in sorted(gatewayd_binaries.items()):
-        ok, output = gatewayd.lint_global_config(binary, config)
+        ok, output = program.lint_global_config(binary, config)
         assert ok, (version, output)
 
 
@@ -358,43 +362,43 @@ def test_log_parsing_and_reasons() -> None:
         "2026-01-01T00:00:00.3Z ERR Failed to start plugin error=\"failed to start plugin, OriginalError: "
         "Unrecognized remote plugin message: \\nFailed to read any lines\\nmore\" group=default name=p\n"
         "2026-01-01T00:00:00.4Z INF Plugin is ready group=default name=other\n")
-    lines = gatewayd.parse_log(log)
+    lines = program.parse_log(log)
     assert [ln.message for ln in lines] == ["Loading plugin", "plugin process exited", "Failed to start plugin",
                                             "Plugin is ready"]
     assert lines[1].about("p") and not lines[3].about("p")
-    assert gatewayd.log_field(lines[1].text, "error") == "exit status 1"
+    assert program.log_field(lines[1].text, "error") == "exit status 1"
     reason = diagnose.why_not_loaded(lines, "p")
     assert reason == ("Failed to start plugin: Unrecognized remote plugin message: Failed to read any lines; "
                       "the plugin process exited (exit status 1)")
 
 
 def test_option_checks() -> None:
-    base = testplugin.TestPluginOptions(project=EXAMPLE_PLUGIN)
-    with pytest.raises(testplugin.UserError, match="shorter than 2 × healthCheckPeriod"):
-        testplugin.run_test_plugin(testplugin.TestPluginOptions(project=EXAMPLE_PLUGIN, settle=1.0))
-    with pytest.raises(testplugin.UserError, match="positive Go duration"):
-        testplugin.run_test_plugin(testplugin.TestPluginOptions(project=EXAMPLE_PLUGIN, health_check_period="1x"))
-    with pytest.raises(testplugin.UserError, match="expected KEY=VALUE"):
-        testplugin.run_test_plugin(testplugin.TestPluginOptions(project=EXAMPLE_PLUGIN, plugin_env=["NOPE"]))
-    with pytest.raises(testplugin.UserError, match="--plugin-args \"'--flag\": No closing quotation"):
-        testplugin.run_test_plugin(testplugin.TestPluginOptions(project=EXAMPLE_PLUGIN, plugin_args="'--flag"))
-    with pytest.raises(testplugin.UserError, match="--expect-file needs --sql-file"):
-        testplugin.run_test_plugin(testplugin.TestPluginOptions(project=EXAMPLE_PLUGIN, expect_file=Path("x")))
-    assert testplugin.parse_seconds("1m30s") == 90 and testplugin.parse_seconds("250ms") == 0.25
-    assert testplugin.settle_seconds(base) == 2.5
-    assert testplugin.first_difference(["a", "b"], ["a"]) == "line 2: expected 'b', got end of output"
+    base = engine.IntegrationOptions(project=EXAMPLE_PLUGIN)
+    with pytest.raises(UserError, match="shorter than 2 × healthCheckPeriod"):
+        engine.run_test_plugin(engine.IntegrationOptions(project=EXAMPLE_PLUGIN, settle=1.0))
+    with pytest.raises(UserError, match="positive Go duration"):
+        engine.run_test_plugin(engine.IntegrationOptions(project=EXAMPLE_PLUGIN, health_check_period="1x"))
+    with pytest.raises(UserError, match="expected KEY=VALUE"):
+        engine.run_test_plugin(engine.IntegrationOptions(project=EXAMPLE_PLUGIN, plugin_env=["NOPE"]))
+    with pytest.raises(UserError, match="--plugin-args \"'--flag\": No closing quotation"):
+        engine.run_test_plugin(engine.IntegrationOptions(project=EXAMPLE_PLUGIN, plugin_args="'--flag"))
+    with pytest.raises(UserError, match="--expect-file needs --sql-file"):
+        engine.run_test_plugin(engine.IntegrationOptions(project=EXAMPLE_PLUGIN, expect_file=Path("x")))
+    assert parse_seconds("1m30s") == 90 and parse_seconds("250ms") == 0.25
+    assert engine.settle_seconds(base) == 2.5
+    assert sql.first_difference(["a", "b"], ["a"]) == "line 2: expected 'b', got end of output"
     assert shutil.which("psql"), "the SQL checks need psql"
 
 
 def test_plugin_sockets_move_out_of_a_deep_temp_dir(tmp_path: Path) -> None:
     shallow = Path(tempfile.mkdtemp(prefix="gpa-s-", dir="/tmp"))
     try:
-        assert testplugin.socket_dir(shallow) == shallow / "t"
+        assert socket_dir(shallow) == shallow / "t"
     finally:
         shutil.rmtree(shallow)
     deep = tmp_path / ("d" * 60)
     deep.mkdir()
-    moved = testplugin.socket_dir(deep)
+    moved = socket_dir(deep)
     try:
         assert moved.parent == Path("/tmp") and len(str(moved)) + len("/plugin1234567890") < 104
     finally:
@@ -452,10 +456,10 @@ github.com/gatewayd-io/gatewayd/network.(*Proxy).receiveTrafficFromServer(0x10db
 def test_known_gatewayd_race_is_told_apart_from_a_plugin_crash() -> None:
     """GatewayD v0.10.3's nil-connection panic on client disconnect (seen here under load; fixed in v0.11) gets
     one more GatewayD run; a panic after the plugin crashed, or any other panic, does not."""
-    lines = gatewayd.parse_log(V0_10_3_PANIC)
+    lines = program.parse_log(V0_10_3_PANIC)
     assert diagnose.known_gatewayd_race(lines, PLUGIN)
     assert diagnose.go_panic(lines) == ": panic: runtime error: invalid memory address or nil pointer dereference"
     crashed = f"2026-11-24T21:38:01Z ERR plugin process exited error=\"exit status 2\" plugin={PLUGIN}\n"
-    assert not diagnose.known_gatewayd_race(gatewayd.parse_log(crashed + V0_10_3_PANIC), PLUGIN)
+    assert not diagnose.known_gatewayd_race(program.parse_log(crashed + V0_10_3_PANIC), PLUGIN)
     other = V0_10_3_PANIC.replace("network.(*Client).Receive", "plugin.(*Registry).Run")
-    assert not diagnose.known_gatewayd_race(gatewayd.parse_log(other), PLUGIN)
+    assert not diagnose.known_gatewayd_race(program.parse_log(other), PLUGIN)

@@ -21,9 +21,9 @@ COMMAND_MODULES = (
     "verify",
     "release",
     "publish",
-    "go_test",
+    "checks",
     "toolbox",
-    "test_plugin",
+    "integration",
 )
 
 
@@ -32,9 +32,9 @@ COMMAND_MODULES = (
 # tests/test_cli.py keeps this in step with what the modules register.
 COMMAND_OWNERS = {
     "validate": "validate", "build": "build", "package": "package", "verify": "verify", "release": "release",
-    "publish": "publish", "merge": "publish", "preflight": "publish", "lint-plan": "go_test", "lint": "go_test",
-    "govulncheck": "go_test", "go-test": "go_test", "test-summary": "go_test", "toolbox": "toolbox",
-    "test-plugin": "test_plugin",
+    "publish": "publish", "merge": "publish", "preflight": "publish", "lint-plan": "checks", "lint": "checks",
+    "govulncheck": "checks", "go-test": "checks", "test-summary": "checks", "toolbox": "toolbox",
+    "test-plugin": "integration",
 }
 
 

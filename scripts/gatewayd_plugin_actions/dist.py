@@ -19,8 +19,8 @@ from typing import Any
 
 from gatewayd_plugin_actions import contract
 from gatewayd_plugin_actions.actions_io import progress
-from gatewayd_plugin_actions.contract import Target
 from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.targets import Target
 
 METADATA_FILE = "metadata.json"
 BUILD_DIR = ".build"  # per-target binaries before packaging

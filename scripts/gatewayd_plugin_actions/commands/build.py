@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from gatewayd_plugin_actions import pipeline
 from gatewayd_plugin_actions.commands.common import add_build, add_project, options_from
-from gatewayd_plugin_actions.context import ReleaseContext
+from gatewayd_plugin_actions.release import stages
+from gatewayd_plugin_actions.release.context import ReleaseContext
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,9 +20,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     ctx = ReleaseContext(options_from(args, snapshot=args.snapshot))
-    pipeline.stage_validate(ctx)
-    pipeline.stage_version(ctx)
-    pipeline.prepare_dist(ctx.options.dist)
-    pipeline.stage_build_and_package(ctx, package_too=False)
-    pipeline.write_metadata(ctx)
+    stages.stage_validate(ctx)
+    stages.stage_version(ctx)
+    stages.prepare_dist(ctx.options.dist)
+    stages.stage_build_and_package(ctx, package_too=False)
+    stages.write_metadata(ctx)
     return 0

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gatewayd_plugin_actions.context import Options
-from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target, parse_targets
 from gatewayd_plugin_actions.errors import UserError
-from gatewayd_plugin_actions.verify import GATE_TIMEOUT_SECONDS, GateOptions, parse_plugin_env
+from gatewayd_plugin_actions.goplugin import parse_plugin_env
+from gatewayd_plugin_actions.release.context import Options
+from gatewayd_plugin_actions.targets import DEFAULT_TARGETS, Target, parse_targets
+from gatewayd_plugin_actions.verify import GATE_TIMEOUT_SECONDS, GateOptions
 
 
 def add_project(parser: argparse.ArgumentParser) -> None:
@@ -78,14 +79,14 @@ def gate_options(args: argparse.Namespace) -> GateOptions:
         raise UserError("--no-gate skips starting the plugin, so it cannot also be loaded in GatewayD; drop "
                         "--no-gate or the GatewayD option")
     # Imported on use: only a load in GatewayD needs the release download (and its GitHub client).
-    from gatewayd_plugin_actions import gatewayd_release, postgres  # noqa: PLC0415
+    from gatewayd_plugin_actions.gatewayd import download, postgres  # noqa: PLC0415
 
     if args.postgres_url is None and postgres.find_bindir() is None:
         raise UserError("the load in GatewayD needs PostgreSQL, and none is installed here (initdb/postgres; "
                         "Debian/Ubuntu: postgresql): install it, pass --postgres-url, or skip the load with "
                         "--gatewayd-version none (the action's gatewayd-version: none)")
-    got = (gatewayd_release.from_path(args.gatewayd_binary) if args.gatewayd_binary is not None
-           else gatewayd_release.fetch(version))
+    got = (download.from_path(args.gatewayd_binary) if args.gatewayd_binary is not None
+           else download.fetch(version))
     options.gatewayd = got.path
     return options
 

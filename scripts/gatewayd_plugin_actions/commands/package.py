@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gatewayd_plugin_actions import dist, package, pipeline
+from gatewayd_plugin_actions import dist
 from gatewayd_plugin_actions.commands.common import add_project
-from gatewayd_plugin_actions.context import Binary, Options, ReleaseContext
 from gatewayd_plugin_actions.contract import sha256_file
 from gatewayd_plugin_actions.errors import UserError
-from gatewayd_plugin_actions.version import Version
+from gatewayd_plugin_actions.release import package, stages
+from gatewayd_plugin_actions.release.context import Binary, Options, ReleaseContext
+from gatewayd_plugin_actions.semver import Version
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     options = Options(project=project, dist=path, targets=[b.target for b in meta.binaries],
                       extra_files=list(args.extra_files), repository=args.repository)
     ctx = ReleaseContext(options)
-    pipeline.stage_validate(ctx)
+    stages.stage_validate(ctx)
     ctx.version = Version.parse(meta.version)
     ctx.commit = meta.commit
     ctx.version_variable = meta.version_variable
@@ -48,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
         built.append(binary)
     ctx.archives = archives
     ctx.binaries = built
-    pipeline.write_checksums(ctx)
-    pipeline.write_metadata(ctx)
+    stages.write_checksums(ctx)
+    stages.write_metadata(ctx)
     return 0

@@ -17,7 +17,7 @@ from gatewayd_plugin_actions.commands.common import add_gate, gate_options
 from gatewayd_plugin_actions.errors import UserError
 
 if TYPE_CHECKING:
-    from gatewayd_plugin_actions.publish import PublishOptions
+    from gatewayd_plugin_actions.publish.flow import PublishOptions
 
 POLICIES = ("auto", "true", "false")
 
@@ -40,7 +40,7 @@ def publish_options(args: argparse.Namespace, dists: list[Path], tag: str | None
                     gate: verify.GateOptions | None = None) -> PublishOptions:
     # Imported on use (here and below): `release --snapshot` registers these options but never publishes,
     # and requests + the GitHub client are a third of the CLI's start-up.
-    from gatewayd_plugin_actions.publish import PublishOptions  # noqa: PLC0415
+    from gatewayd_plugin_actions.publish.flow import PublishOptions  # noqa: PLC0415
 
     if not 1 <= args.concurrency <= 16:
         raise UserError("--concurrency must be between 1 and 16 (GitHub's secondary rate limits punish more)")
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if options.tag is None and len(dists) == 1 and not (dists[0] / dist.METADATA_FILE).is_file():
         options.tag = os.environ.get("GITHUB_REF_NAME") or None
     options.merge_dir = args.merge_dir
-    from gatewayd_plugin_actions.publish import run_publish  # noqa: PLC0415
+    from gatewayd_plugin_actions.publish.flow import run_publish  # noqa: PLC0415
 
     published, outcome = run_publish(options)
     url = outcome.release.get("html_url")
@@ -106,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_preflight(args: argparse.Namespace) -> int:
-    from gatewayd_plugin_actions.github_api import GitHubClient  # noqa: PLC0415
-    from gatewayd_plugin_actions.publish import preflight_repository, require_token  # noqa: PLC0415
+    from gatewayd_plugin_actions.github.client import GitHubClient  # noqa: PLC0415
+    from gatewayd_plugin_actions.publish.flow import preflight_repository, require_token  # noqa: PLC0415
 
     repository = actions_io.repository(args.repository)
     client = GitHubClient.for_uploads(1)

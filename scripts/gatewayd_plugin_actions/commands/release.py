@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from gatewayd_plugin_actions import actions_io, pipeline
+from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.commands.common import add_build, add_project, options_from
 from gatewayd_plugin_actions.commands.publish import add_publish_options, publish_options
+from gatewayd_plugin_actions.release import stages
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,9 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     if not args.snapshot:
         return run_full(args)
-    ctx = pipeline.release_snapshot(options_from(args, snapshot=True))
-    pipeline.set_release_outputs(ctx)
-    actions_io.append_summary(pipeline.summary_markdown(ctx, "Snapshot release"))
+    ctx = stages.release_snapshot(options_from(args, snapshot=True))
+    stages.set_release_outputs(ctx)
+    actions_io.append_summary(stages.summary_markdown(ctx, "Snapshot release"))
     dist = ctx.options.dist
     actions_io.progress(f"\nsnapshot {ctx.plugin_name} {ctx.tag}: {len(ctx.archives)} archives in {dist}")
     for archive in ctx.archives:
@@ -42,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
 def run_full(args: argparse.Namespace) -> int:
     """validate → build → package → verify → publish; GitHub access is checked before anything is built."""
     # Imported on use: snapshots never talk to GitHub (see commands/publish.py).
-    from gatewayd_plugin_actions.github_api import GitHubClient  # noqa: PLC0415
-    from gatewayd_plugin_actions.publish import preflight_repository, require_token, run_publish  # noqa: PLC0415
+    from gatewayd_plugin_actions.github.client import GitHubClient  # noqa: PLC0415
+    from gatewayd_plugin_actions.publish.flow import preflight_repository, require_token, run_publish  # noqa: PLC0415
 
     options = options_from(args, snapshot=False)
     repository = actions_io.repository(options.repository)
@@ -53,8 +54,8 @@ def run_full(args: argparse.Namespace) -> int:
     publish_opts = publish_options(args, [options.dist], None, dataclasses.replace(options.gate, gatewayd=None))
     require_token(client)
     preflight_repository(client, repository)
-    ctx = pipeline.release_snapshot(options)
-    pipeline.set_release_outputs(ctx)
+    ctx = stages.release_snapshot(options)
+    stages.set_release_outputs(ctx)
     publish_opts.tag = ctx.tag
     publish_opts.repository = repository
     publish_opts.checked_archives = ctx.checked_archives  # verified a moment ago: not unpacked again

@@ -31,10 +31,10 @@ from gatewayd_plugin_actions.contract.names import (
     BINARY_CHECKSUM_FILE,
     MANIFEST_FILE,
     MAX_MEMBER_BYTES,
-    Target,
     installer_checksum_for,
 )
 from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.targets import Target
 
 CHECKER_DIR = Path(__file__).resolve().parent / "archivecheck"
 # Where the installer extracts to (the relative -o every verifier uses); member paths are reported under it.

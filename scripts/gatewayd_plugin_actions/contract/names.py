@@ -1,4 +1,4 @@
-"""The installer contract's names: tags, targets, which asset ``gatewayd plugin install`` picks (a
+"""The installer contract's names: tags, which asset ``gatewayd plugin install`` picks (a
 *substring* match, first in API order) and how it reads ``checksums.txt`` (the first line that *contains*
 the asset name)."""
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from gatewayd_plugin_actions.errors import Problem
+from gatewayd_plugin_actions.targets import Target
 
 MAGIC_COOKIE_KEY = "GATEWAYD_PLUGIN"
 MAGIC_COOKIE_VALUE = "5712b87aa5d7e9f9e9ab643e6603181c5b796015cb1c09d6f5ada882bf2a1872"
@@ -52,43 +52,6 @@ def parse_install_url(url: str) -> re.Match[str] | None:
     if match and match["version"] != "latest" and not is_valid_tag(match["version"]):
         return None
     return match
-
-
-@dataclass(frozen=True, order=True)
-class Target:
-    goos: str
-    goarch: str
-
-    @classmethod
-    def parse(cls, text: str) -> Target:
-        parts = text.strip().split("/")
-        if len(parts) != 2 or not all(re.fullmatch(r"[a-z0-9]+", p) for p in parts):
-            raise ValueError(f"target {text!r} is not of the form GOOS/GOARCH, e.g. linux/amd64")
-        return cls(parts[0], parts[1])
-
-    def __str__(self) -> str:
-        return f"{self.goos}/{self.goarch}"
-
-    @property
-    def slug(self) -> str:
-        return f"{self.goos}-{self.goarch}"
-
-    @property
-    def extension(self) -> str:
-        # getFileExtension: .zip only when the *installing* machine runs Windows.
-        return ".zip" if self.goos == "windows" else ".tar.gz"
-
-
-DEFAULT_TARGETS: tuple[Target, ...] = tuple(
-    Target(goos, goarch) for goos in ("linux", "darwin", "windows") for goarch in ("amd64", "arm64")
-)
-
-
-def parse_targets(text: str) -> list[Target]:
-    targets = [Target.parse(part) for part in re.split(r"[,\s]+", text.strip()) if part]
-    if not targets:
-        raise ValueError("no targets given")
-    return sorted(set(targets))
 
 
 def archive_name(plugin: str, target: Target, tag: str) -> str:

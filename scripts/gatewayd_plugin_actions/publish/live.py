@@ -11,9 +11,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, contract, publish_assets
+from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.errors import Problem, UserError
-from gatewayd_plugin_actions.publish_context import PublishContext, asset_sha256
+from gatewayd_plugin_actions.publish import asset_sync
+from gatewayd_plugin_actions.publish.context import PublishContext, asset_sha256
 
 
 def read_latest_tag(ctx: PublishContext, *, expect: str | None = None) -> str | None:
@@ -34,7 +35,7 @@ def verify_live(ctx: PublishContext, release_id: int, *, check_latest: bool) -> 
     # The three reads are independent: the release as the installer finds it, its assets, and latest.
     if ctx.options.draft:
         release, assets = ctx.together(lambda: ctx.client.get_release(ctx.owner, ctx.repo, release_id),
-                                        lambda: publish_assets.settled_assets(ctx, {"id": release_id}, expected))
+                                        lambda: asset_sync.settled_assets(ctx, {"id": release_id}, expected))
         latest_tag = None
         if release is None:
             raise UserError(f"draft release {release_id} for {ctx.tag} is gone (deleted while this job ran?)")
@@ -42,7 +43,7 @@ def verify_live(ctx: PublishContext, release_id: int, *, check_latest: bool) -> 
         release, assets, latest_tag = ctx.together(
             lambda: ctx.poll(lambda: ctx.client.get_release_by_tag(ctx.owner, ctx.repo, ctx.tag),
                              f"published release {ctx.tag}"),
-            lambda: publish_assets.settled_assets(ctx, {"id": release_id}, expected),
+            lambda: asset_sync.settled_assets(ctx, {"id": release_id}, expected),
             lambda: read_latest_tag(ctx, expect=expect_latest))
         if release is None:
             raise UserError(f"GET /releases/tags/{ctx.tag} does not find the release after publishing; "

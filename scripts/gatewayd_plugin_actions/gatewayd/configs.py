@@ -13,8 +13,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from gatewayd_plugin_actions import gotools, postgres
+from gatewayd_plugin_actions import gotools
 from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.gatewayd import postgres
 
 
 def round_trip_yaml() -> YAML:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, contract
-from gatewayd_plugin_actions.context import Binary, ReleaseContext
 from gatewayd_plugin_actions.contract import sha256_file
 from gatewayd_plugin_actions.dist import Archive
 from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.release.context import Binary, ReleaseContext
 
 # Measured on a 13 MB plugin binary: level 4 compresses in half the time of `tar czf`'s default 6
 # (0.33 s vs 0.67 s) for archives 3 % larger; level 9 takes 4x longer for 0.6 % less.

@@ -3,19 +3,20 @@ did not load or why GatewayD exited (test-plugin's failure messages)."""
 
 from __future__ import annotations
 
-from gatewayd_plugin_actions import contract, gatewayd
+from gatewayd_plugin_actions import contract
+from gatewayd_plugin_actions.gatewayd import program
 
 MAX_LOG_LINES = 40
 
 
-def plugin_lines(lines: list[gatewayd.LogLine], plugin: str) -> list[gatewayd.LogLine]:
+def plugin_lines(lines: list[program.LogLine], plugin: str) -> list[program.LogLine]:
     return [ln for ln in lines if ln.about(plugin) or ln.level in ("ERR", "FTL", "PNC")]
 
 
-def relevant_lines(lines: list[gatewayd.LogLine], plugin: str) -> list[str]:
+def relevant_lines(lines: list[program.LogLine], plugin: str) -> list[str]:
     """The log lines a human needs: info and up about the plugin, debug lines that explain a skip or a refused
     handshake, every error, and the head of a Go panic."""
-    explains = (*gatewayd.SKIP_MARKERS, *contract.COOKIE_REFUSAL_MARKERS)
+    explains = (*program.SKIP_MARKERS, *contract.COOKIE_REFUSAL_MARKERS)
     picked: list[str] = []
     panic_left = 0
     for line in lines:
@@ -30,14 +31,14 @@ def relevant_lines(lines: list[gatewayd.LogLine], plugin: str) -> list[str]:
     return picked[-MAX_LOG_LINES:]
 
 
-def why_not_loaded(lines: list[gatewayd.LogLine], plugin: str) -> str:
+def why_not_loaded(lines: list[program.LogLine], plugin: str) -> str:
     """One line: why GatewayD did not load the plugin, from its own log."""
     about = plugin_lines(lines, plugin)
     texts = " ".join(ln.text for ln in about)
     failed = next((ln for ln in about if ln.message == "Failed to start plugin"), None)
     reason = ""
     if failed is not None:
-        error = gatewayd.log_field(failed.text, "error") or ""
+        error = program.log_field(failed.text, "error") or ""
         error = error.replace("failed to start plugin, OriginalError: ", "")
         reason = "Failed to start plugin: " + next((part.strip() for part in error.splitlines() if part.strip()), "")
         extra = [part.strip() for part in error.splitlines()[1:2] if part.strip()]
@@ -50,12 +51,12 @@ def why_not_loaded(lines: list[gatewayd.LogLine], plugin: str) -> str:
         reason += "; the checksum in gatewayd_plugins.yaml is not the sha256 of localPath"
     exited = next((ln for ln in about if ln.message == "plugin process exited" and ln.level == "ERR"), None)
     if exited is not None and "exited" not in reason:
-        reason += f"; the plugin process exited ({gatewayd.log_field(exited.text, 'error') or 'no status'})"
+        reason += f"; the plugin process exited ({program.log_field(exited.text, 'error') or 'no status'})"
     if not reason:
-        skipped = next((m for m in gatewayd.SKIP_MARKERS if m in texts), None)
+        skipped = next((m for m in program.SKIP_MARKERS if m in texts), None)
         reason = f"GatewayD skipped it: {skipped!r}" if skipped else "no reason in the log (see below)"
         line = next((ln for ln in about if skipped and skipped in ln.text), None)
-        skip_error = gatewayd.log_field(line.text, "error") if line is not None else None
+        skip_error = program.log_field(line.text, "error") if line is not None else None
         if skip_error:  # e.g. GetPluginConfig's own error: what to fix in the plugin
             reason += f" ({skip_error.splitlines()[0].removeprefix('rpc error: code = Unknown desc = ')[:200]})"
     return reason.lstrip("; ")
@@ -67,7 +68,7 @@ def why_not_loaded(lines: list[gatewayd.LogLine], plugin: str) -> str:
 KNOWN_GATEWAYD_PANICS = ("gatewayd/network.(*Client).Receive", "gatewayd/network.(*Client).Send")
 
 
-def known_gatewayd_race(lines: list[gatewayd.LogLine], plugin: str) -> bool:
+def known_gatewayd_race(lines: list[program.LogLine], plugin: str) -> bool:
     """GatewayD died of one of its own known panics, and the plugin showed no trouble before."""
     texts = [ln.text for ln in lines]
     start = next((i for i, t in enumerate(texts) if t.startswith("panic: ")), None)
@@ -76,27 +77,27 @@ def known_gatewayd_race(lines: list[gatewayd.LogLine], plugin: str) -> bool:
     frames = [t.strip() for t in texts[start:start + 8]]
     ours = any(frame.startswith(f"github.com/gatewayd-io/{known}") for frame in frames
                for known in KNOWN_GATEWAYD_PANICS)
-    troubled = any(ln.about(plugin) and ln.message in gatewayd.TROUBLE_MARKERS for ln in lines[:start])
+    troubled = any(ln.about(plugin) and ln.message in program.TROUBLE_MARKERS for ln in lines[:start])
     return ours and not troubled
 
 
-def go_panic(lines: list[gatewayd.LogLine]) -> str:
+def go_panic(lines: list[program.LogLine]) -> str:
     """``: panic: …`` when GatewayD died of a Go panic (its stderr is in the log), else empty."""
     panic = next((ln.text for ln in lines if ln.text.startswith(("panic: ", "fatal error: "))), None)
     return f": {panic[:200]}" if panic else ""
 
 
-def why_exited(process: gatewayd.GatewayDProcess) -> str:
-    lines = gatewayd.parse_log(process.read_log())
+def why_exited(process: program.GatewayDProcess) -> str:
+    lines = program.parse_log(process.read_log())
     code = process.exit_code
     fatal = next((ln for ln in lines if ln.level in ("FTL", "PNC")), None)
     lint = next((ln.text for ln in lines if "linting failed" in ln.text), None)
     if lint:
-        return f"GatewayD exited with code {code}: {gatewayd.lint_error(lint)}"
+        return f"GatewayD exited with code {code}: {program.lint_error(lint)}"
     if code == 7 or any("pool size is incorrect" in ln.text.lower() for ln in lines):
         return f"GatewayD exited with code {code}: it could not fill its connection pool (is PostgreSQL reachable?)"
     if fatal is not None:
-        return f"GatewayD exited with code {code}: {fatal.message} {gatewayd.log_field(fatal.text, 'error') or ''}"
+        return f"GatewayD exited with code {code}: {fatal.message} {program.log_field(fatal.text, 'error') or ''}"
     if go_panic(lines):
         return f"GatewayD exited with code {code}{go_panic(lines)}"
     last_error = next((ln for ln in reversed(lines) if ln.level == "ERR"), None)

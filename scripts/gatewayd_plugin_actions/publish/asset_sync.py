@@ -19,8 +19,8 @@ from pathlib import Path
 from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.dist import Asset
 from gatewayd_plugin_actions.errors import Problem, UserError
-from gatewayd_plugin_actions.github_api import JSON, GitHubError
-from gatewayd_plugin_actions.publish_context import (
+from gatewayd_plugin_actions.github.client import JSON, GitHubError
+from gatewayd_plugin_actions.publish.context import (
     SYNC_ROUNDS,
     PublishContext,
     asset_sha256,

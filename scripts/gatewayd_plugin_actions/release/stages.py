@@ -16,13 +16,15 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, build, dist, gotools, package, verify
-from gatewayd_plugin_actions.context import Binary, Options, ReleaseContext
-from gatewayd_plugin_actions.contract import MANIFEST_FILE, Target
+from gatewayd_plugin_actions import actions_io, dist, gotools, verify
+from gatewayd_plugin_actions.contract import MANIFEST_FILE
 from gatewayd_plugin_actions.dist import Archive
 from gatewayd_plugin_actions.errors import UserError
 from gatewayd_plugin_actions.manifest import load_manifest
-from gatewayd_plugin_actions.version import head_commit, resolve_version, source_date_epoch
+from gatewayd_plugin_actions.release import build, package
+from gatewayd_plugin_actions.release.context import Binary, Options, ReleaseContext
+from gatewayd_plugin_actions.release.version import head_commit, resolve_version, source_date_epoch
+from gatewayd_plugin_actions.targets import Target, host_target
 
 
 @contextmanager
@@ -84,7 +86,7 @@ def run_per_target(ctx: ReleaseContext, build_one: Callable[[Target], Binary],
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="build") as builders, \
             ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="package") as packagers:
         # The host target first: the release gate starts on its archive while the others build.
-        host = verify.host_target()
+        host = host_target()
         order = sorted(ctx.options.targets, key=lambda target: target != host)
         builds = [builders.submit(build_one, target) for target in order]
         packages: list[Future[Archive]] = []
@@ -103,7 +105,7 @@ def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> No
                         f"({parallel_jobs(ctx.options, len(ctx.options.targets))} at a time)")
 
     repository = actions_io.repository(ctx.options.repository)
-    host = verify.host_target()
+    host = host_target()
 
     def package_one(binary: Binary) -> Archive:
         archive = package.package_target(ctx, binary)

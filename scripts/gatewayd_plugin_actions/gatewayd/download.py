@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from gatewayd_plugin_actions import actions_io, contract
-from gatewayd_plugin_actions.contract import Target
 from gatewayd_plugin_actions.errors import Problem, UserError
-from gatewayd_plugin_actions.github_api import GitHubClient
-from gatewayd_plugin_actions.verify import host_target
+from gatewayd_plugin_actions.github.client import GitHubClient
+from gatewayd_plugin_actions.targets import Target, host_target
 
 OWNER, REPO = "gatewayd-io", "gatewayd"
 CACHE_RECORD = "gatewayd-release.json"

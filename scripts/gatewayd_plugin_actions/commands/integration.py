@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from gatewayd_plugin_actions import actions_io, gatewayd, testplugin
+from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.commands.common import add_project
-from gatewayd_plugin_actions.testplugin import Report, TestFailed, TestPluginOptions
+from gatewayd_plugin_actions.gatewayd import program
+from gatewayd_plugin_actions.gatewayd.session import PluginRunFailed, RunReport, summary_json
+from gatewayd_plugin_actions.integration import engine
+from gatewayd_plugin_actions.integration.engine import IntegrationOptions
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,9 +69,9 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # so every `finally` runs: GatewayD, PostgreSQL and the temp dir go away
 
 
-def _summary(report: Report) -> str:
+def _summary(report: RunReport) -> str:
     ready = report.ready
-    poll_ms = gatewayd.HEALTHZ_POLL_SECONDS * 1000
+    poll_ms = program.HEALTHZ_POLL_SECONDS * 1000
     rows = [
         ["GatewayD", report.gatewayd_version, report.gatewayd_source],
         ["PostgreSQL", report.postgres, ""],
@@ -88,7 +91,7 @@ def _summary(report: Report) -> str:
 
 def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
-    options = TestPluginOptions(
+    options = IntegrationOptions(
         project=args.project.resolve(), gatewayd_version=args.gatewayd_version,
         gatewayd_binary=args.gatewayd_binary, postgres_url=args.postgres_url,
         sql_file=args.sql_file.resolve() if args.sql_file else None,
@@ -100,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
         extra_ldflags=args.extra_ldflags, main_package=args.main_package, cgo=args.cgo,
         extra_files=list(args.extra_files))
     try:
-        report = testplugin.run_test_plugin(options)
-    except TestFailed as failure:
+        report = engine.run_test_plugin(options)
+    except PluginRunFailed as failure:
         print(f"test-plugin FAILED: {failure.reason}", file=sys.stderr, flush=True)
         if failure.log_lines:
             where = f" (all logs: {options.keep_logs})" if options.keep_logs else " (keep them all with --keep-logs)"
@@ -119,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     actions_io.set_output("plugin-name", report.plugin)
     actions_io.set_output("plugin-version", report.plugin_version)
     actions_io.set_output("plugin-hooks", ",".join(report.hook_names))
-    actions_io.set_output("result", json.dumps(testplugin.summary_json(report)))
+    actions_io.set_output("result", json.dumps(summary_json(report)))
     actions_io.append_summary(_summary(report))
     actions_io.progress(f"test-plugin OK: {report.plugin} {report.plugin_version} loaded in "
                         f"{report.gatewayd_version}, ready in {ready.seconds:.2f}s, "

@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gatewayd_plugin_actions import actions_io, contract, golangci, gotest, gotools, govuln
+from gatewayd_plugin_actions import actions_io, contract, gotools
+from gatewayd_plugin_actions.checks import golangci, gotest, govulncheck
 from gatewayd_plugin_actions.errors import UserError
 
 
@@ -41,10 +42,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     lint.add_argument("--args", default="", metavar="ARGS", help="extra arguments for `golangci-lint run`")
     lint.set_defaults(func=run_lint)
 
-    vuln = subparsers.add_parser("govulncheck", help=f"run govulncheck {govuln.GOVULNCHECK.version} with the "
+    vuln = subparsers.add_parser("govulncheck", help=f"run govulncheck {govulncheck.GOVULNCHECK.version} with the "
                                                      "project's Go")
     _project(vuln)
-    vuln.add_argument("--db", metavar="URL", help=f"vulnerability database (default: ${govuln.DB_ENV} or "
+    vuln.add_argument("--db", metavar="URL", help=f"vulnerability database (default: ${govulncheck.DB_ENV} or "
                                                   "https://vuln.go.dev)")
     vuln.add_argument("packages", nargs="*", default=["./..."], help="packages (default: ./...)")
     vuln.set_defaults(func=run_govulncheck)
@@ -83,19 +84,19 @@ def run_plan(args: argparse.Namespace) -> int:
     tools = gotools.tools_root() / goversion
     system = f"{platform.system()}-{platform.machine()}".lower()
     prefix = (f"gatewayd-plugin-actions-test-{system}-{goversion}-golangci-lint-{lint.version}-"
-              f"govulncheck-{govuln.GOVULNCHECK.version}-")
+              f"govulncheck-{govulncheck.GOVULNCHECK.version}-")
     go_sum = project / "go.sum"
     key = prefix + (contract.sha256_file(go_sum)[:16] if go_sum.is_file() else "none")
     report_dir = args.report_dir or Path(tempfile.mkdtemp(prefix="gpa-test.", dir=os.environ.get("RUNNER_TEMP")))
     actions_io.progress(f"Go: {goversion}")
     actions_io.progress(f"golangci-lint: {lint.version} ({lint.reason})")
-    actions_io.progress(f"govulncheck: {govuln.GOVULNCHECK.version}")
+    actions_io.progress(f"govulncheck: {govulncheck.GOVULNCHECK.version}")
     actions_io.progress(f"tools cache: {tools} (key {key})")
     outputs = {
         "go-version": goversion,
         "golangci-lint-version": lint.version,
         "golangci-lint-config": str(lint.config or ""),
-        "govulncheck-version": govuln.GOVULNCHECK.version,
+        "govulncheck-version": govulncheck.GOVULNCHECK.version,
         "cache-path": str(tools),
         "cache-key": key,
         "cache-restore-key": prefix,
@@ -131,12 +132,12 @@ def run_lint(args: argparse.Namespace) -> int:
 
 def run_govulncheck(args: argparse.Namespace) -> int:
     project = _project_dir(args)
-    with actions_io.group(f"govulncheck {govuln.GOVULNCHECK.version}"):
-        vulns = govuln.run_govulncheck(project, args.packages, args.db)
-    actions_io.report(govuln.problems(vulns))
+    with actions_io.group(f"govulncheck {govulncheck.GOVULNCHECK.version}"):
+        vulns = govulncheck.run_govulncheck(project, args.packages, args.db)
+    actions_io.report(govulncheck.problems(vulns))
     called = [v for v in vulns if v.called]
     _write_report(args.report_dir, "govulncheck", {
-        "version": govuln.GOVULNCHECK.version, "called": len(called), "other": len(vulns) - len(called),
+        "version": govulncheck.GOVULNCHECK.version, "called": len(called), "other": len(vulns) - len(called),
         "ids": [v.osv for v in called]})
     actions_io.set_output("vulnerabilities", str(len(called)))
     actions_io.progress(f"govulncheck: {len(called)} vulnerability(ies) in called code, "
@@ -181,7 +182,7 @@ def summary_markdown(report_dir: Path) -> str:
                  "not run" if lint is None else ("✅ no findings" if lint["findings"] == 0
                                                  else f"❌ {lint['findings']} finding(s)")])
     vuln = _load(report_dir, "govulncheck")
-    rows.append([f"govulncheck {govuln.GOVULNCHECK.version}",
+    rows.append([f"govulncheck {govulncheck.GOVULNCHECK.version}",
                  "not run" if vuln is None else ("✅ no called vulnerabilities" if vuln["called"] == 0 else
                                                  f"❌ {vuln['called']} called: {', '.join(vuln['ids'])}")
                  + (f" ({vuln['other']} in dependencies, not called)" if vuln and vuln["other"] else "")])

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, contract, dist, verify
 from gatewayd_plugin_actions.errors import UserError
-from gatewayd_plugin_actions.publish_context import Dist, PublishOptions
-from gatewayd_plugin_actions.version import Version
+from gatewayd_plugin_actions.publish.context import Dist, PublishOptions
+from gatewayd_plugin_actions.semver import Version
 
 MAX_ASSET_BYTES = 2 * 1024**3 - 1
 

@@ -35,10 +35,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from typing import Any
 
-from gatewayd_plugin_actions import actions_io, contract, publish_assets, publish_live
+from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.errors import Problem, UserError
-from gatewayd_plugin_actions.github_api import JSON, GitHubClient, GitHubError, redact, split_repository
-from gatewayd_plugin_actions.publish_context import (
+from gatewayd_plugin_actions.github.client import JSON, GitHubClient, GitHubError, redact, split_repository
+from gatewayd_plugin_actions.publish import asset_sync, live
+from gatewayd_plugin_actions.publish.context import (
     CREATE_ATTEMPTS,
     SYNC_ROUNDS,
     Dist,
@@ -48,9 +49,9 @@ from gatewayd_plugin_actions.publish_context import (
     Retry,
     say,
 )
-from gatewayd_plugin_actions.publish_dist import load_dist
-from gatewayd_plugin_actions.publish_report import assets_json, summary_markdown
-from gatewayd_plugin_actions.version import Version
+from gatewayd_plugin_actions.publish.prepare import load_dist
+from gatewayd_plugin_actions.publish.report import assets_json, summary_markdown
+from gatewayd_plugin_actions.semver import Version
 
 __all__ = ["PublishOptions", "preflight_repository", "require_token", "run_publish"]
 
@@ -239,7 +240,7 @@ class Publisher(PublishContext):
         if self._latest is not None:
             latest_tag, self._latest = self._latest.result(), None
         else:
-            latest_tag = publish_live.read_latest_tag(self)
+            latest_tag = live.read_latest_tag(self)
         choice = self.options.make_latest
         if self.want_prerelease:
             if choice == "true":
@@ -258,7 +259,7 @@ class Publisher(PublishContext):
     def prefetch_latest(self) -> None:
         """Read /releases/latest for the make_latest decision while the uploads are being confirmed."""
         if not self.options.draft:
-            self._latest = self.start(lambda: publish_live.read_latest_tag(self))
+            self._latest = self.start(lambda: live.read_latest_tag(self))
 
     def publish(self, draft: JSON) -> JSON:
         make_latest, latest_tag = self.decide_make_latest()
@@ -302,12 +303,12 @@ class Publisher(PublishContext):
 
     def _finish_published(self, release: JSON) -> Outcome:
         remote = self.client.list_assets(self.owner, self.repo, int(release["id"]))
-        plan = publish_assets.make_plan(self, remote, prune=False)
+        plan = asset_sync.make_plan(self, remote, prune=False)
         if plan.complete:
             say(f"  {self.tag} is already published with identical assets: nothing to do")
             self.outcome.nothing_to_do = not self.outcome.published_now and not self.outcome.uploaded
             self.outcome.skipped = plan.keep
-            publish_live.verify_live(self, int(release["id"]), check_latest=False)
+            live.verify_live(self, int(release["id"]), check_latest=False)
             return self.outcome
         if release.get("immutable"):
             differences = [f"missing {a.name}" for a in plan.upload if a.name not in
@@ -320,8 +321,8 @@ class Publisher(PublishContext):
                 [Problem(d, f"release {self.tag}") for d in differences])
         actions_io.report([Problem(f"release {self.tag} is already published but incomplete or different; "
                                    "repairing its assets in place", severity="warning")])
-        publish_assets.sync(self, release, prune=False)
-        publish_live.verify_live(self, int(release["id"]), check_latest=False)
+        asset_sync.sync(self, release, prune=False)
+        live.verify_live(self, int(release["id"]), check_latest=False)
         return self.outcome
 
     def run(self) -> Outcome:
@@ -358,7 +359,7 @@ class Publisher(PublishContext):
         oldest = self.start(lambda: self.canonical_draft(draft, uploading=True))
         oldest.add_done_callback(stop_uploads_if_duplicate)
         try:
-            publish_assets.sync(self, draft, prune=True, fresh=True, on_uploaded=self.prefetch_latest)
+            asset_sync.sync(self, draft, prune=True, fresh=True, on_uploaded=self.prefetch_latest)
         except (GitHubError, UserError):
             if int(oldest.result()["id"]) == int(draft["id"]):
                 raise
@@ -402,7 +403,7 @@ class Publisher(PublishContext):
             else:
                 draft = self.canonical_draft(draft)
                 self.our_draft = draft
-                publish_assets.sync(self, draft, prune=True, fresh=fresh and self._created_id == int(draft["id"]),
+                asset_sync.sync(self, draft, prune=True, fresh=fresh and self._created_id == int(draft["id"]),
                                     on_uploaded=self.prefetch_latest)
         except GitHubError as exc:
             if exc.status == 404 and self.release_by_id(int(draft["id"])) is None:
@@ -413,11 +414,11 @@ class Publisher(PublishContext):
             raise
         if self.options.draft:
             say(f"  left {self.tag} as a draft (--draft): {draft.get('html_url')}")
-            publish_live.verify_live(self, int(draft["id"]), check_latest=False)
+            live.verify_live(self, int(draft["id"]), check_latest=False)
             self.our_draft = None
             return self.outcome
         release = self.publish(draft)
-        publish_live.verify_live(self, int(release["id"]), check_latest=True)
+        live.verify_live(self, int(release["id"]), check_latest=True)
         return self.outcome
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gatewayd_plugin_actions.contract import DEFAULT_TARGETS, Target
 from gatewayd_plugin_actions.dist import Archive
 from gatewayd_plugin_actions.manifest import Manifest
+from gatewayd_plugin_actions.semver import Version
+from gatewayd_plugin_actions.targets import DEFAULT_TARGETS, Target
 from gatewayd_plugin_actions.verify import ArchiveResult, GateOptions
-from gatewayd_plugin_actions.version import Version
 
 
 @dataclass

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from gatewayd_plugin_actions import actions_io, contract
-from gatewayd_plugin_actions.contract import Target
 from gatewayd_plugin_actions.dist import Asset
-from gatewayd_plugin_actions.github_api import JSON, GitHubClient, GitHubError, split_repository
+from gatewayd_plugin_actions.github.client import JSON, GitHubClient, GitHubError, split_repository
+from gatewayd_plugin_actions.semver import Version
+from gatewayd_plugin_actions.targets import Target
 from gatewayd_plugin_actions.verify import ArchiveResult, GateOptions
-from gatewayd_plugin_actions.version import Version
 
 CREATE_ATTEMPTS = 5
 SYNC_ROUNDS = 3

@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, dist
-from gatewayd_plugin_actions.context import Binary, ReleaseContext
-from gatewayd_plugin_actions.contract import Target, sha256_file
+from gatewayd_plugin_actions.contract import sha256_file
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.gotools import go_binary
+from gatewayd_plugin_actions.release.context import Binary, ReleaseContext
+from gatewayd_plugin_actions.targets import Target
 
 
 def go_module_path(project: Path) -> str:

@@ -1,4 +1,4 @@
-"""Stage ``smoke``: the go-plugin handshake a plugin binary must perform before GatewayD can load it.
+"""go-plugin, as GatewayD drives it: the handshake a plugin binary must perform before GatewayD can load it.
 
 Started with the magic-cookie environment, a plugin must print ``CORE|APP|NETWORK|ADDR|grpc|…`` as its
 first stdout line (core protocol 1, app protocol 1, gRPC); started without it, go-plugin must refuse to
@@ -12,12 +12,16 @@ import re
 import selectors
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from gatewayd_plugin_actions import contract
+from gatewayd_plugin_actions.errors import UserError
 
+# go-plugin listens on <TMPDIR>/plugin<10 digits>; a unix socket path has at most 103 usable bytes on macOS.
+MAX_SOCKET_DIR = 80
 HANDSHAKE_RE = re.compile(r"^1\|1\|(unix|tcp)\|[^|]+\|grpc(\|.*)?$")
 
 
@@ -147,3 +151,30 @@ def refuses_without_cookie(binary: Path, timeout: float = 15.0) -> HandshakeResu
     if not any(marker in stderr for marker in contract.COOKIE_REFUSAL_MARKERS):
         return HandshakeResult(False, "exited without go-plugin's magic-cookie refusal", stderr[-500:], seconds)
     return HandshakeResult(True, "refuses to run without the magic cookie", "", seconds)
+
+
+def parse_plugin_env(items: list[str]) -> list[tuple[str, str]]:
+    """``--plugin-env`` values: each ``KEY=VALUE``, or several on lines of one value (how an Actions input
+    arrives); blank lines are skipped, anything else without ``=`` is a one-line error."""
+    pairs = []
+    for item in items:
+        for raw in item.splitlines():
+            line = raw.rstrip("\r")
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not key or any(c.isspace() for c in key):
+                raise UserError(f"--plugin-env {line!r}: expected KEY=VALUE (one per line)")
+            pairs.append((key, value))
+    return pairs
+
+
+def socket_dir(root: Path) -> Path:
+    """A home for go-plugin's sockets (a plugin's TMPDIR): inside ``root`` when short enough (see
+    ``MAX_SOCKET_DIR``; a deep TMPDIR such as pytest's or macOS's /var/folders/… is not), else a short one
+    under /tmp."""
+    inside = root / "t"
+    if len(str(inside)) <= MAX_SOCKET_DIR:
+        inside.mkdir()
+        return inside
+    return Path(tempfile.mkdtemp(prefix="gpa-", dir="/tmp" if Path("/tmp").is_dir() else None))
