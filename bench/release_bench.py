@@ -77,7 +77,7 @@ def run(runs: int = 5) -> str:
             our_times.append(wall)
             gate_seconds.append(timings.get("gate", 0.0))
             overheads.append(max(0.0, wall - timings["go build wall"]) / wall)
-            orchestration.append(max(0.0, wall - timings["build+package"]) / wall)
+            orchestration.append(max(0.0, wall - timings["build and package"]) / wall)
             ungated_times.append(_run_ours(project, timings_file, "--no-gate")[0])
             loaded_times.append(_run_ours(project, timings_file, "--gatewayd-binary", str(gatewayd))[0])
     ratios = sorted(o / m for o, m in zip(our_times, make_times, strict=True))

@@ -19,10 +19,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    ctx = ReleaseContext(options_from(args, snapshot=args.snapshot))
-    stages.stage_validate(ctx)
-    stages.stage_version(ctx)
-    stages.prepare_dist(ctx.options.dist)
-    stages.stage_build_and_package(ctx, package_too=False)
-    stages.write_metadata(ctx)
+    stages.run_pipeline(stages.BUILD, ReleaseContext(options_from(args, snapshot=args.snapshot)))
     return 0

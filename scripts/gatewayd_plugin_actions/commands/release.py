@@ -9,6 +9,7 @@ from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.commands.common import add_build, add_project, options_from
 from gatewayd_plugin_actions.commands.publish import add_publish_options, publish_options
 from gatewayd_plugin_actions.release import stages
+from gatewayd_plugin_actions.release.context import Publishing, ReleaseContext
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     if not args.snapshot:
         return run_full(args)
-    ctx = stages.release_snapshot(options_from(args, snapshot=True))
+    ctx = stages.run_pipeline(stages.SNAPSHOT, ReleaseContext(options_from(args, snapshot=True)))
     stages.set_release_outputs(ctx)
     actions_io.append_summary(stages.summary_markdown(ctx, "Snapshot release"))
     dist = ctx.options.dist
@@ -35,32 +36,25 @@ def run(args: argparse.Namespace) -> int:
     actions_io.progress(f"  {ctx.checksums}")
     for item in ctx.verified:
         actions_io.progress(f"  verified: {item}")
-    build_time = ctx.timings.get("build+package", 0.0)
-    actions_io.progress(f"done in {ctx.timings['total']:.1f}s (build+package {build_time:.1f}s)")
+    build_time = ctx.timings.get("build and package", 0.0)
+    actions_io.progress(f"done in {ctx.timings['total']:.1f}s (build and package {build_time:.1f}s)")
     return 0
 
 
 def run_full(args: argparse.Namespace) -> int:
-    """validate → build → package → verify → publish; GitHub access is checked before anything is built."""
+    """preflight → validate → build → package → verify → publish: GitHub access is checked before building."""
     # Imported on use: snapshots never talk to GitHub (see commands/publish.py).
     from gatewayd_plugin_actions.github.client import GitHubClient  # noqa: PLC0415
-    from gatewayd_plugin_actions.publish.flow import preflight_repository, require_token, run_publish  # noqa: PLC0415
 
     options = options_from(args, snapshot=False)
-    repository = actions_io.repository(options.repository)
-    client = GitHubClient.for_uploads(args.concurrency)
-    # The dist is verified (and the plugin loaded in GatewayD) by the snapshot below; publish's own check of it
+    # The dist is verified (and the plugin loaded in GatewayD) by the snapshot stages; publish's own check of it
     # repeats the local checks and the handshake, not the load.
     publish_opts = publish_options(args, [options.dist], None, dataclasses.replace(options.gate, gatewayd=None))
-    require_token(client)
-    preflight_repository(client, repository)
-    ctx = stages.release_snapshot(options)
+    ctx = ReleaseContext(options, publishing=Publishing(publish_opts, GitHubClient.for_uploads(args.concurrency)))
+    stages.run_pipeline(stages.RELEASE, ctx)
     stages.set_release_outputs(ctx)
-    publish_opts.tag = ctx.tag
-    publish_opts.repository = repository
-    publish_opts.checked_archives = ctx.checked_archives  # verified a moment ago: not unpacked again
-    publish_opts.preflighted = True
-    dist, outcome = run_publish(publish_opts, client)
+    assert ctx.publishing is not None and ctx.publishing.dist is not None and ctx.publishing.outcome is not None
+    dist, outcome = ctx.publishing.dist, ctx.publishing.outcome
     state = "already published, nothing changed" if outcome.nothing_to_do else (
         "uploaded to a draft" if publish_opts.draft else "published")
     actions_io.progress(f"\n{dist.plugin} {dist.version.tag}: {state}: {outcome.release.get('html_url')}")

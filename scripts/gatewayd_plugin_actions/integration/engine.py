@@ -44,9 +44,8 @@ from gatewayd_plugin_actions.goplugin import parse_plugin_env
 from gatewayd_plugin_actions.integration.sql import smoke, user_sql
 from gatewayd_plugin_actions.manifest import DURATION_RE, parse_seconds
 from gatewayd_plugin_actions.release import stages
-from gatewayd_plugin_actions.release.build import build_target
 from gatewayd_plugin_actions.release.context import Options, ReleaseContext
-from gatewayd_plugin_actions.release.package import package_target
+from gatewayd_plugin_actions.stage import run_stages
 from gatewayd_plugin_actions.targets import host_target
 
 
@@ -79,9 +78,8 @@ def prepare(run: Session, opts: IntegrationOptions) -> ReleaseContext:
         project=opts.project, dist=run.root / "dist", targets=[host_target()], version_variable=opts.version_variable,
         cgo=opts.cgo, extra_files=list(opts.extra_files), main_package=opts.main_package,
         build_tags=opts.build_tags, extra_ldflags=opts.extra_ldflags, repository=opts.repository, snapshot=True))
-    with run.stage("validate"):
-        stages.stage_validate(ctx)
-        stages.stage_version(ctx)
+    run_stages(stages.PLAN, ctx, grouped=False)
+    run.report.timings.update(ctx.timings)
     run.report.plugin = ctx.plugin_name
     if ctx.version_variable and ctx.version is not None:
         run.report.expected_version = ctx.version.number
@@ -91,11 +89,9 @@ def prepare(run: Session, opts: IntegrationOptions) -> ReleaseContext:
 def build_plugin(run: Session, ctx: ReleaseContext) -> PluginUnderTest:
     """Build and pack the host target exactly as ``release`` does."""
     assert ctx.manifest is not None
-    ctx.options.dist.mkdir(parents=True)
-    with run.stage("build"):
-        binary = build_target(ctx, host_target())
-    with run.stage("package"):
-        archive = package_target(ctx, binary)
+    run_stages(stages.HOST_BUILD, ctx, grouped=False)  # inside test-plugin's own log group
+    run.report.timings.update(ctx.timings)
+    binary, archive = ctx.binaries[0], ctx.archives[0]
     return PluginUnderTest(ctx.plugin_name, ctx.manifest.path, ctx.manifest.display, archive.path, binary.path,
                            binary.sha256)
 

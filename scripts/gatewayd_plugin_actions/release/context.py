@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gatewayd_plugin_actions.dist import Archive
 from gatewayd_plugin_actions.manifest import Manifest
 from gatewayd_plugin_actions.semver import Version
 from gatewayd_plugin_actions.targets import DEFAULT_TARGETS, Target
 from gatewayd_plugin_actions.verify import ArchiveResult, GateOptions
+
+if TYPE_CHECKING:  # the publish wing is imported only by a release that publishes
+    from gatewayd_plugin_actions.github.client import GitHubClient
+    from gatewayd_plugin_actions.publish.context import Dist, Outcome, PublishOptions
 
 
 @dataclass
@@ -42,6 +47,16 @@ class Binary:
 
 
 @dataclass
+class Publishing:
+    """What a release that publishes adds: how, with which client, and (afterwards) what came of it."""
+
+    options: PublishOptions
+    client: GitHubClient
+    dist: Dist | None = None
+    outcome: Outcome | None = None
+
+
+@dataclass
 class ReleaseContext:
     options: Options
     manifest: Manifest | None = None
@@ -55,6 +70,7 @@ class ReleaseContext:
     verified: list[str] = field(default_factory=list)  # human-readable list of what verify checked
     checked_archives: dict[str, ArchiveResult] = field(default_factory=dict)  # checked as soon as written
     timings: dict[str, float] = field(default_factory=dict)
+    publishing: Publishing | None = None  # None: a snapshot (nothing is published)
 
     @property
     def plugin_name(self) -> str:

@@ -1,8 +1,14 @@
-"""The release pipeline: validate → version → build → package → checksums → verify (→ publish).
+"""The release pipelines as ordered lists of stages over one ``ReleaseContext`` (run by :mod:`..stage`).
 
-Each stage is a function over one ``ReleaseContext``. Build and package are pipelined per target: one
-pool runs `go build`, another packs and checks each binary the moment it exists, so archives are written
-while the next targets compile.
+    BUILD       validate → version → build → metadata                      (``build``; split mode's build jobs)
+    PACKAGE     validate → restore → package → metadata                    (``package``: what ``build`` left)
+    SNAPSHOT    validate → version → build and package → metadata → verify (``release --snapshot``)
+    RELEASE     preflight → SNAPSHOT → publish                             (``release``)
+    HOST_BUILD  host build, after validate → version (PLAN)                (``test-plugin``: built as released)
+
+Build and package are pipelined per target: one pool runs ``go build``, another packs and checks each binary
+the moment it exists, so archives are written while the next targets compile; the host target goes first so
+the release gate starts on its archive while the others build.
 """
 
 from __future__ import annotations
@@ -11,33 +17,31 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, dist, gotools, verify
-from gatewayd_plugin_actions.contract import MANIFEST_FILE
+from gatewayd_plugin_actions.contract import MANIFEST_FILE, sha256_file
 from gatewayd_plugin_actions.dist import Archive
 from gatewayd_plugin_actions.errors import UserError
 from gatewayd_plugin_actions.manifest import load_manifest
 from gatewayd_plugin_actions.release import build, package
 from gatewayd_plugin_actions.release.context import Binary, Options, ReleaseContext
 from gatewayd_plugin_actions.release.version import head_commit, resolve_version, source_date_epoch
+from gatewayd_plugin_actions.semver import Version
+from gatewayd_plugin_actions.stage import Stage, run_stages
 from gatewayd_plugin_actions.targets import Target, host_target
 
 
-@contextmanager
-def timed(ctx: ReleaseContext, stage: str) -> Iterator[None]:
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        ctx.timings[stage] = ctx.timings.get(stage, 0.0) + time.monotonic() - started
+class Validate:
+    name = "validate"
 
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None
 
-def stage_validate(ctx: ReleaseContext) -> None:
-    with timed(ctx, "validate"):
+    def run(self, ctx: ReleaseContext) -> None:
         repository = actions_io.repository(ctx.options.repository)
         manifest, problems = load_manifest(ctx.options.project / MANIFEST_FILE, repository)
         actions_io.report([p for p in problems if p.severity == "warning"])
@@ -45,8 +49,13 @@ def stage_validate(ctx: ReleaseContext) -> None:
         actions_io.progress(f"  validated {manifest.display}: plugin {manifest.plugin_name}")
 
 
-def stage_version(ctx: ReleaseContext) -> None:
-    with timed(ctx, "version"):
+class ResolveVersion:
+    name = "version"
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None
+
+    def run(self, ctx: ReleaseContext) -> None:
         project = ctx.options.project
         ctx.version = resolve_version(project, ctx.options.version, ctx.options.snapshot)
         ctx.commit = head_commit(project)
@@ -58,6 +67,183 @@ def stage_version(ctx: ReleaseContext) -> None:
         if ctx.version_variable is None:
             actions_io.notice("no plugin.Version variable found: the plugin cannot report its release version; "
                               "add `var Version = \"0.0.0\"` to package plugin or pass --version-variable")
+
+
+@dataclass(frozen=True)
+class BuildTargets:
+    """Every target built; with ``package``, each archived, checked (and the host's gated) as soon as built."""
+
+    package: bool = True
+
+    @property
+    def name(self) -> str:
+        return "build and package" if self.package else "build"
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None
+
+    def run(self, ctx: ReleaseContext) -> None:
+        prepare_dist(ctx.options.dist)
+        actions_io.progress(f"building {len(ctx.options.targets)} targets of {ctx.plugin_name} {ctx.tag} with "
+                            f"{gotools.go_binary()} ({parallel_jobs(ctx.options, len(ctx.options.targets))} at "
+                            "a time)")
+        repository = actions_io.repository(ctx.options.repository)
+        host = host_target()
+
+        def package_one(binary: Binary) -> Archive:
+            archive = package.package_target(ctx, binary)
+            # The archive is final (written atomically): check it now, while other targets still build.
+            result = verify.verify_archive(archive.path, binary.target, ctx.plugin_name, repository)
+            ctx.checked_archives[archive.name] = result
+            actions_io.progress(result.line)
+            gate = ctx.options.gate
+            if gate.enabled and binary.target == host and not [p for p in result.problems if p.is_error]:
+                # The release gate, while the other targets still build; verify reports what it found.
+                result.gate = verify.run_gate(archive.path, result, ctx.plugin_name, gate,
+                                              staged_binary=binary.path)
+            binary.path.unlink()  # staged only for packing; deleting it here keeps the clean-up off the tail
+            return archive
+
+        run_per_target(ctx, lambda target: build.build_target(ctx, target), package_one if self.package else None)
+        ctx.timings["go build"] = sum(b.seconds for b in ctx.binaries)
+        ctx.timings["go build wall"] = busy_seconds([(b.started, b.started + b.seconds) for b in ctx.binaries])
+        if self.package:
+            write_checksums(ctx)
+            shutil.rmtree(ctx.options.dist / dist.BUILD_DIR, ignore_errors=True)
+            ctx.binaries = []  # their staging files are gone; the archives hold them now
+
+
+class RestoreBuild:
+    """``package`` after ``build``: the version and the staged binaries, as the build recorded them."""
+
+    name = "restore"
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None
+
+    def run(self, ctx: ReleaseContext) -> None:
+        path = ctx.options.dist
+        meta = dist.load(path) if path.is_dir() else None
+        if meta is None or not meta.binaries:
+            raise UserError(f"{path} has no built binaries; run `gatewayd-plugin-actions build` first")
+        ctx.options.targets = [b.target for b in meta.binaries]
+        ctx.version = Version.parse(meta.version)
+        ctx.commit = meta.commit
+        ctx.version_variable = meta.version_variable
+        ctx.source_date_epoch = meta.source_date_epoch
+        for staged in meta.binaries:
+            binary_path = path / staged.path
+            if not binary_path.is_file():
+                raise UserError(f"{binary_path} is missing; was the build artifact downloaded into "
+                                f"{path / dist.BUILD_DIR}?")
+            ctx.binaries.append(Binary(staged.target, binary_path, sha256_file(binary_path),
+                                       binary_path.stat().st_size, 0.0))
+
+
+class PackageStaged:
+    name = "package"
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None
+
+    def run(self, ctx: ReleaseContext) -> None:
+        ctx.archives = [package.package_target(ctx, binary) for binary in ctx.binaries]
+        write_checksums(ctx)
+
+
+class WriteMetadata:
+    name = "metadata"
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None
+
+    def run(self, ctx: ReleaseContext) -> None:
+        write_metadata(ctx)
+
+
+class Verify:
+    name = "verify"
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None
+
+    def run(self, ctx: ReleaseContext) -> None:
+        report = verify.verify_dist(ctx.options.dist, ctx.plugin_name, ctx.tag, ctx.options.targets,
+                                    actions_io.repository(ctx.options.repository),
+                                    ctx.checked_archives, ctx.options.gate)
+        ctx.timings["gate"] = report.gate_seconds
+        ctx.verified = report.checked
+        actions_io.conclude(report.problems, f"{ctx.options.dist} is not installable; nothing was published")
+
+
+class Preflight:
+    """Before anything is built: a token, and the repository reachable and writable with it."""
+
+    name = "preflight"
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None if ctx.publishing is not None else "nothing is published"
+
+    def run(self, ctx: ReleaseContext) -> None:
+        # Imported on use: snapshots never talk to GitHub.
+        from gatewayd_plugin_actions.publish.flow import preflight_repository, require_token  # noqa: PLC0415
+
+        assert ctx.publishing is not None
+        require_token(ctx.publishing.client)
+        preflight_repository(ctx.publishing.client, actions_io.repository(ctx.options.repository))
+
+
+class Publish:
+    name = "publish"
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None if ctx.publishing is not None else "a snapshot publishes nothing"
+
+    def run(self, ctx: ReleaseContext) -> None:
+        from gatewayd_plugin_actions.publish.flow import run_publish  # noqa: PLC0415
+
+        publishing = ctx.publishing
+        assert publishing is not None
+        options = publishing.options
+        options.tag = ctx.tag
+        options.repository = actions_io.repository(ctx.options.repository)
+        options.checked_archives = ctx.checked_archives  # verified a moment ago: not unpacked again
+        options.preflighted = True
+        publishing.dist, publishing.outcome = run_publish(options, publishing.client)
+
+
+class HostBuild:
+    """The host target built and packed exactly as ``release`` does; the binary is kept (test-plugin may load
+    it directly) and nothing else of a dist is written."""
+
+    name = "build"
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None
+
+    def run(self, ctx: ReleaseContext) -> None:
+        ctx.options.dist.mkdir(parents=True, exist_ok=True)
+        binary = build.build_target(ctx, host_target())
+        ctx.binaries = [binary]
+        ctx.archives = [package.package_target(ctx, binary)]
+
+
+PLAN: list[Stage[ReleaseContext]] = [Validate(), ResolveVersion()]
+BUILD: list[Stage[ReleaseContext]] = [*PLAN, BuildTargets(package=False), WriteMetadata()]
+PACKAGE: list[Stage[ReleaseContext]] = [Validate(), RestoreBuild(), PackageStaged(), WriteMetadata()]
+SNAPSHOT: list[Stage[ReleaseContext]] = [*PLAN, BuildTargets(), WriteMetadata(), Verify()]
+RELEASE: list[Stage[ReleaseContext]] = [Preflight(), *SNAPSHOT, Publish()]
+# test-plugin runs PLAN, then HOST_BUILD while PostgreSQL starts.
+HOST_BUILD: list[Stage[ReleaseContext]] = [HostBuild()]
+
+
+def run_pipeline(stages: list[Stage[ReleaseContext]], ctx: ReleaseContext) -> ReleaseContext:
+    """Run a pipeline over ``ctx``, with its total time (and $GPA_TIMINGS_FILE for benchmarks)."""
+    started = time.monotonic()
+    run_stages(stages, ctx)
+    ctx.timings["total"] = time.monotonic() - started
+    write_timings(ctx)
+    return ctx
 
 
 def prepare_dist(path: Path) -> None:
@@ -100,34 +286,6 @@ def run_per_target(ctx: ReleaseContext, build_one: Callable[[Target], Binary],
     ctx.archives = sorted(archives, key=lambda a: a.target)
 
 
-def stage_build_and_package(ctx: ReleaseContext, package_too: bool = True) -> None:
-    actions_io.progress(f"building {len(ctx.options.targets)} targets with {gotools.go_binary()} "
-                        f"({parallel_jobs(ctx.options, len(ctx.options.targets))} at a time)")
-
-    repository = actions_io.repository(ctx.options.repository)
-    host = host_target()
-
-    def package_one(binary: Binary) -> Archive:
-        archive = package.package_target(ctx, binary)
-        # The archive is final (written atomically): check it now, while other targets still build.
-        result = verify.verify_archive(archive.path, binary.target, ctx.plugin_name, repository)
-        ctx.checked_archives[archive.name] = result
-        actions_io.progress(result.line)
-        gate = ctx.options.gate
-        if gate.enabled and binary.target == host and not [p for p in result.problems if p.is_error]:
-            # The release gate, while the other targets still build; verify reports what it found.
-            result.gate = verify.run_gate(archive.path, result, ctx.plugin_name, gate, staged_binary=binary.path)
-        binary.path.unlink()  # staged only for packing; deleting it here keeps the clean-up off the tail
-        return archive
-
-    with timed(ctx, "build+package"):
-        run_per_target(ctx, lambda target: build.build_target(ctx, target), package_one if package_too else None)
-    ctx.timings["go build"] = sum(b.seconds for b in ctx.binaries)
-    ctx.timings["go build wall"] = busy_seconds([(b.started, b.started + b.seconds) for b in ctx.binaries])
-    if package_too:
-        write_checksums(ctx)
-
-
 def busy_seconds(intervals: list[tuple[float, float]]) -> float:
     """Wall time covered by at least one interval (the union), e.g. of concurrent `go build` runs."""
     total, end = 0.0, float("-inf")
@@ -163,37 +321,6 @@ def dist_metadata(ctx: ReleaseContext) -> dist.DistMetadata:
 
 def write_metadata(ctx: ReleaseContext) -> Path:
     return dist.save(ctx.options.dist, dist_metadata(ctx))
-
-
-def stage_verify(ctx: ReleaseContext) -> verify.VerifyReport:
-    with timed(ctx, "verify"):
-        report = verify.verify_dist(ctx.options.dist, ctx.plugin_name, ctx.tag, ctx.options.targets,
-                                    actions_io.repository(ctx.options.repository),
-                                    ctx.checked_archives, ctx.options.gate)
-    ctx.timings["gate"] = report.gate_seconds
-    ctx.verified = report.checked
-    actions_io.conclude(report.problems, f"{ctx.options.dist} is not installable; nothing was published")
-    return report
-
-
-def release_snapshot(options: Options) -> ReleaseContext:
-    """Everything but publishing: the exact dist/ CI would publish."""
-    ctx = ReleaseContext(options)
-    started = time.monotonic()
-    with actions_io.group("validate"):
-        stage_validate(ctx)
-    stage_version(ctx)
-    prepare_dist(options.dist)
-    with actions_io.group(f"build and package {ctx.plugin_name} {ctx.tag}"):
-        stage_build_and_package(ctx)
-    shutil.rmtree(options.dist / dist.BUILD_DIR, ignore_errors=True)
-    ctx.binaries = []  # their staging files are gone; the archives hold them now
-    write_metadata(ctx)
-    with actions_io.group("verify"):
-        stage_verify(ctx)
-    ctx.timings["total"] = time.monotonic() - started
-    write_timings(ctx)
-    return ctx
 
 
 def summary_markdown(ctx: ReleaseContext, title: str) -> str:
