@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions.github.client import (
-    GitHubClient,
-    GitHubError,
-    Limits,
-    content_type_for,
-    redact,
-    register_secret,
-    strip_url_template,
-)
+from gatewayd_plugin_actions.github.client import GitHubClient, Limits, content_type_for, strip_url_template
+from gatewayd_plugin_actions.github.errors import GitHubError, redact, register_secret
 from tests.fake_github import FakeGitHub
 from tests.fixtures_github import OWNER, REPO, TOKEN
 

@@ -40,94 +40,20 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from gatewayd_plugin_actions import __version__, actions_io
-from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.github.errors import (
+    JSON,
+    GitHubError,
+    hint_for,
+    json_errors,
+    json_message,
+    redact,
+    register_secret,
+)
 
 API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
 USER_AGENT = f"gatewayd-plugin-actions/{__version__}"
-JSON = dict[str, Any]
-
-# --------------------------------------------------------------------------------------------------
-# Secrets never leave this process in clear text.
-# --------------------------------------------------------------------------------------------------
-
-_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-_TOKEN_PATTERNS = re.compile(
-    r"(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|v1\.[0-9a-f]{40})")
-_AUTH_HEADER = re.compile(r"(authorization['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+|token\s+)?[^\s'\",}]+", re.IGNORECASE)
-_AUTH_SCHEME = re.compile(r"\b((?:bearer|token)\s+)[A-Za-z0-9_.\-]{20,}", re.IGNORECASE)
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret so :func:`redact` hides it. (No ``::add-mask::``: that would print it, and the
-    runner already masks the tokens it hands out.)"""
-    if value and len(value) >= 4:
-        with _SECRETS_LOCK:
-            _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret, token-looking string and Authorization value replaced."""
-    with _SECRETS_LOCK:
-        secrets = sorted(_SECRETS, key=len, reverse=True)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    text = _TOKEN_PATTERNS.sub("***", text)
-    text = _AUTH_HEADER.sub(r"\1***", text)
-    return _AUTH_SCHEME.sub(r"\1***", text)
-
-
-# --------------------------------------------------------------------------------------------------
-# Errors
-# --------------------------------------------------------------------------------------------------
-
-
-class GitHubError(UserError):
-    """A GitHub API call failed. ``status`` is 0 when no HTTP answer arrived (network error)."""
-
-    def __init__(self, method: str, url: str, status: int, github_message: str = "",
-                 errors: list[JSON] | None = None, hint: str = "") -> None:
-        self.method = method
-        self.url = redact(url)
-        self.status = status
-        self.github_message = redact(github_message)
-        self.errors = errors or []
-        what = f"HTTP {status}" if status else "no response"
-        detail = f": {self.github_message}" if self.github_message else ""
-        codes = "; ".join(redact(_describe_error(e)) for e in self.errors)
-        text = f"GitHub API {method} {self.url} failed ({what}){detail}{f' [{codes}]' if codes else ''}"
-        if hint:
-            text += f"{'' if text.endswith('.') else '.'} {hint}"
-        super().__init__(text, [Problem(text, title="GitHub API")])
-
-    def has_code(self, code: str, field_name: str | None = None) -> bool:
-        return any(e.get("code") == code and (field_name is None or e.get("field") == field_name)
-                   for e in self.errors)
-
-    def mentions(self, needle: str) -> bool:
-        texts = [self.github_message, *(str(e.get("message", "")) for e in self.errors)]
-        return any(needle.lower() in t.lower() for t in texts)
-
-
-def _describe_error(error: JSON) -> str:
-    parts = [str(error.get(k)) for k in ("resource", "field", "code") if error.get(k)]
-    if error.get("message"):
-        parts.append(str(error["message"]))
-    return " ".join(parts)
-
-
-def _hint(status: int, message: str) -> str:
-    lowered = message.lower()
-    if status == 401:
-        return "The token is missing, expired or invalid (Bad credentials): pass a valid github-token"
-    if status == 403 and ("not accessible" in lowered or "permission" in lowered or "must have" in lowered):
-        return ("The token may not write releases: give the job `permissions: contents: write` "
-                "(or use a token with contents: write on this repository)")
-    if status == 404:
-        return "Not found: check GITHUB_REPOSITORY and that the token can see the repository"
-    return ""
-
 
 # --------------------------------------------------------------------------------------------------
 # Configuration
@@ -310,7 +236,7 @@ class GitHubClient:
             return _parse_retry_after(retry_after)
         if headers.get("X-RateLimit-Remaining") == "0" and headers.get("X-RateLimit-Reset", "").isdigit():
             return max(0.0, int(headers["X-RateLimit-Reset"]) - time.time()) + 1.0
-        message = _json_message(response)
+        message = json_message(response)
         if response.status_code == 429 or "rate limit" in message.lower():
             return float(min(self.limits.secondary_wait * 2.0 ** attempt, self.limits.max_wait))
         return None
@@ -342,7 +268,7 @@ class GitHubClient:
                 break
             response.close()
             if wait > self.limits.max_wait:
-                raise GitHubError(method, url, response.status_code, _json_message(response) or "rate limited",
+                raise GitHubError(method, url, response.status_code, json_message(response) or "rate limited",
                                   hint=f"GitHub asks to wait {wait:.0f}s, more than GPA_GITHUB_MAX_WAIT="
                                        f"{self.limits.max_wait:.0f}s; re-run the job later")
             if attempt == self.limits.rate_limit_attempts:
@@ -354,11 +280,11 @@ class GitHubClient:
                                 f"waiting {wait:.1f}s")
             time.sleep(wait)
         if response.status_code >= 400 and response.status_code not in allow:
-            message = _json_message(response)
-            errors = _json_errors(response)
+            message = json_message(response)
+            errors = json_errors(response)
             response.close()
             raise GitHubError(method, url, response.status_code, message, errors,
-                              hint=_hint(response.status_code, message))
+                              hint=hint_for(response.status_code, message))
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -506,23 +432,6 @@ def _parse_retry_after(value: str) -> float:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else 60.0
 
 
-def _json_message(response: requests.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return re.sub(r"\s+", " ", response.text[:200]).strip() if response.text else ""
-    return str(data.get("message", "")) if isinstance(data, dict) else ""
-
-
-def _json_errors(response: requests.Response) -> list[JSON]:
-    try:
-        data = response.json()
-    except ValueError:
-        return []
-    errors = data.get("errors") if isinstance(data, dict) else None
-    return [e if isinstance(e, dict) else {"message": str(e)} for e in errors] if isinstance(errors, list) else []
-
-
 def _as_dict(response: requests.Response) -> JSON:
     data = response.json()
     if not isinstance(data, dict):
@@ -533,12 +442,3 @@ def _as_dict(response: requests.Response) -> JSON:
 
 def _short(url: str) -> str:
     return re.sub(r"\?.*$", "", url)
-
-
-def split_repository(repository: str | None) -> tuple[str, str]:
-    """``OWNER/NAME`` → (owner, name), with a clear error for anything else."""
-    if not repository or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
-        raise UserError(f"GITHUB_REPOSITORY={repository!r} is not OWNER/NAME; set it (Actions does) or pass "
-                        "--repository")
-    owner, name = repository.split("/")
-    return owner, name

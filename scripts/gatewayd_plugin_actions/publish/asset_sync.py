@@ -19,13 +19,8 @@ from pathlib import Path
 from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.dist import Asset
 from gatewayd_plugin_actions.errors import Problem, UserError
-from gatewayd_plugin_actions.github.client import JSON, GitHubError
-from gatewayd_plugin_actions.publish.context import (
-    SYNC_ROUNDS,
-    PublishContext,
-    asset_sha256,
-    say,
-)
+from gatewayd_plugin_actions.github.errors import JSON, GitHubError, asset_sha256
+from gatewayd_plugin_actions.publish.context import SYNC_ROUNDS, PublishContext, say
 
 # How often one upload may find its name taken (a leftover of ours, or another job's upload) before giving up.
 NAME_CONFLICTS = 3

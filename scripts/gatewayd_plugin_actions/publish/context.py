@@ -14,7 +14,8 @@ from typing import Any, Literal, TypeVar
 
 from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.dist import Asset
-from gatewayd_plugin_actions.github.client import JSON, GitHubClient, GitHubError, split_repository
+from gatewayd_plugin_actions.github.client import GitHubClient
+from gatewayd_plugin_actions.github.errors import JSON, GitHubError, split_repository
 from gatewayd_plugin_actions.semver import Version
 from gatewayd_plugin_actions.targets import Target
 from gatewayd_plugin_actions.verify import ArchiveResult, GateOptions
@@ -91,13 +92,6 @@ def say(message: str) -> None:
 
 class Retry(Exception):
     """Start over from locating the release (another job changed it under us)."""
-
-
-def asset_sha256(asset: JSON) -> str | None:
-    digest = asset.get("digest")
-    if isinstance(digest, str) and digest.startswith("sha256:"):
-        return digest.removeprefix("sha256:").lower()
-    return None
 
 
 class PublishContext:

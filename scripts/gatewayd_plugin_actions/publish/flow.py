@@ -37,7 +37,8 @@ from typing import Any
 
 from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.errors import Problem, UserError
-from gatewayd_plugin_actions.github.client import JSON, GitHubClient, GitHubError, redact, split_repository
+from gatewayd_plugin_actions.github.client import GitHubClient
+from gatewayd_plugin_actions.github.errors import JSON, GitHubError, redact, split_repository
 from gatewayd_plugin_actions.publish import asset_sync, live
 from gatewayd_plugin_actions.publish.context import (
     CREATE_ATTEMPTS,

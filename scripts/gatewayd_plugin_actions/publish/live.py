@@ -13,8 +13,9 @@ from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, contract
 from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.github.errors import asset_sha256
 from gatewayd_plugin_actions.publish import asset_sync
-from gatewayd_plugin_actions.publish.context import PublishContext, asset_sha256
+from gatewayd_plugin_actions.publish.context import PublishContext
 
 
 def read_latest_tag(ctx: PublishContext, *, expect: str | None = None) -> str | None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gatewayd_plugin_actions import actions_io
-from gatewayd_plugin_actions.github.client import JSON
-from gatewayd_plugin_actions.publish.context import Dist, Outcome, asset_sha256
+from gatewayd_plugin_actions.github.errors import JSON, asset_sha256
+from gatewayd_plugin_actions.publish.context import Dist, Outcome
 
 
 def assets_json(outcome: Outcome) -> list[JSON]:
