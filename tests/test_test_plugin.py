@@ -157,9 +157,13 @@ def test_happy_path(runner: Runner, project: Path, tmp_path: Path, version: str,
     assert f"verified gatewayd-linux-amd64-{version}.tar.gz against checksums.txt" in err
     assert f"GatewayD: GatewayD {version} " in err
     assert f"installed {PLUGIN}-linux-amd64-v0.0.0-snapshot.g" in err and "with the real installer" in err
-    ready = re.search(r"ready: /healthz 200 after (\d+\.\d+)s \((\d+) polls; turned 200 within the last (\d+) ms\)",
-                      err)
-    assert ready, err
+    # The last one: after one of GatewayD's own known races the run is retried, and the outputs describe the
+    # run that passed.
+    readies = list(re.finditer(r"ready: /healthz 200 after (\d+\.\d+)s \((\d+) polls; turned 200 within the last "
+                               r"(\d+) ms\)", err))
+    assert readies, err
+    ready = readies[-1]
+    assert len(readies) == 1 or "running it once more" in err, err
     assert int(ready.group(3)) <= 500, "readiness detected within 0.5 s of /healthz turning 200"
     assert re.search(rf"loaded: {PLUGIN} 0\.0\.0-snapshot\.g[0-9a-f]{{7}}, hooks OnConfigLoaded, OnTrafficFromClient",
                      err)
