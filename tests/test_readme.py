@@ -65,3 +65,42 @@ def test_a_missing_block_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text(readme[:start] + readme[end:], encoding="utf-8")
     result = check(tmp_path)
     assert result.returncode == 1 and "no generated outputs table for release/action.yml" in result.stderr
+
+
+def _readme_layout() -> set[str]:
+    """The package paths the README's layout block lists (files, and folders ending in /)."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- layout:")
+    opening = readme.index("```\n", start) + 4
+    block = readme[opening:readme.index("\n```", opening)]
+    listed: set[str] = set()
+    folders: list[tuple[int, str]] = []
+    for line in block.splitlines():
+        indent = len(line) - len(line.lstrip())
+        names = []
+        for word in line.split():
+            if not (word.endswith(".py") or word.endswith("/")):
+                break
+            names.append(word)
+        if not names:
+            continue  # a description's second line
+        while folders and folders[-1][0] >= indent:
+            folders.pop()
+        base = folders[-1][1] if folders else ""
+        for name in names:
+            listed.add(base + name)
+        if len(names) == 1 and names[0].endswith("/"):
+            folders.append((indent, base + names[0]))
+    return listed
+
+
+def test_readme_layout_lists_every_module_and_nothing_else() -> None:
+    package = REPO_ROOT / "scripts" / "gatewayd_plugin_actions"
+    modules = {f"scripts/gatewayd_plugin_actions/{p.relative_to(package).as_posix()}"
+               for p in package.rglob("*.py") if p.name != "__init__.py" and "__pycache__" not in p.parts}
+    listed = _readme_layout()
+    files = {p for p in listed if p.endswith(".py")}
+    assert modules - files == set(), "modules the README's layout does not list"
+    assert files - modules == set(), "the README's layout lists modules that do not exist"
+    missing = [p for p in listed if p.endswith("/") and not (REPO_ROOT / p).is_dir()]
+    assert missing == [], "folders the README's layout lists that do not exist"
