@@ -2,7 +2,7 @@
 
 One Go everywhere: the tools are ``go install``-ed by the same ``go`` (same ``GOTOOLCHAIN``, same working
 directory) that runs the tests, never by a second toolchain or a second checkout (govulncheck-action's
-drift, prior-art §b item 10). Binaries land in ``<tools dir>/<go version>/<name>@<version>/`` so a cache
+drift). Binaries land in ``<tools dir>/<go version>/<name>@<version>/`` so a cache
 keyed by the Go version restores exactly what this Go built.
 """
 

@@ -2,8 +2,8 @@
 ``gatewayd run`` as a supervised process (readiness, the plugin API, log markers, graceful stop).
 
 ``gatewayd plugin install`` exits 0 even when it fails and prints everything to stderr, so success is
-read from its output markers, never from the exit status (contract §1.13). ``gatewayd run`` keeps
-serving when a plugin fails to load and logs most reasons at debug level (contract §3.5), so a run is
+read from its output markers, never from the exit status. ``gatewayd run`` keeps
+serving when a plugin fails to load and logs most reasons at debug level, so a run is
 judged by ``/healthz``, ``GetPlugins`` and exact log lines, never by "the port answers".
 """
 
@@ -82,7 +82,7 @@ def install_local_archive(gatewayd: Path, archive: Path, name: str, workdir: Pat
     local = workdir / archive.name
     shutil.copyfile(archive, local)
     config = workdir / "gatewayd_plugins.yaml"
-    # Relative -o and archive path: an absolute output dir breaks the installer (contract §1.5, §1.7).
+    # Relative -o and archive path: an absolute output dir breaks the installer.
     code, output = run_gatewayd(gatewayd, ["plugin", "install", "--sentry=false", "--name", name,
                                            "-p", config.name, "-o", "plugins", archive.name], workdir)
     result = InstallResult(False, [], output, config)
@@ -130,13 +130,13 @@ SHUTDOWN_MARKER = "GatewayD is shutdown"  # INF: the last line of a graceful sto
 # Any of these for the plugin before the stop means it failed to start, crashed or was reloaded.
 TROUBLE_MARKERS = ("Failed to start plugin", "plugin process exited", "Failed to ping plugin",
                    "Reloading crashed plugin")
-# Debug-level reasons GatewayD gives when it silently skips a plugin (contract §3.5).
+# Debug-level reasons GatewayD gives when it silently skips a plugin.
 SKIP_MARKERS = ("Plugin is disabled", "Local file of the plugin doesn't exist or is not set",
                 "Checksum of plugin doesn't exist or is not set", "Failed to decode checksum",
                 "Invalid checksum length", "Failed to dispense plugin", "Failed to get plugin metadata")
 # What go-plugin's Serve prints when the magic cookie is missing or wrong (relayed from the plugin).
 # Environment GatewayD may keep: GATEWAYD_* would be read into its config, and everything it has
-# overrides the plugin's configured env (contract §3.3), so it starts from almost nothing.
+# overrides the plugin's configured env, so it starts from almost nothing.
 KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
 LOG_LINE_RE = re.compile(r"^(?P<time>\S+) (?P<level>TRC|DBG|INF|WRN|ERR|FTL|PNC) (?P<rest>.*)$")
 HEALTHZ_POLL_SECONDS = 0.02

@@ -3,7 +3,7 @@
 The order is the only one that works with immutable releases and concurrent jobs:
 
 1. **Preflight** (no writes): token present, repository reachable and writable, tag is ``v`` + semver, the
-   dist passes ``verify`` (``publish_dist``). A published release for the tag whose assets already carry
+   dist passes ``verify`` (``publish.prepare``). A published release for the tag whose assets already carry
    the local digests means there is nothing to do (a re-run): exit 0 without a single write. An
    *immutable* one that differs is a clear error, and nothing is touched.
 2. **Find or create a draft**: get-by-tag never shows drafts, so the release list is paged too; a create
@@ -12,19 +12,19 @@ The order is the only one that works with immutable releases and concurrent jobs
 3. **Sync assets**: upload only what is missing or different (API ``digest`` vs local sha256), delete
    ``starter`` leftovers of failed uploads and assets that are not in the dist, bounded parallel uploads
    streamed from disk; a failed upload is reconciled (list, then delete or accept) before it is retried;
-   every digest is verified afterwards (``publish_assets``).
+   every digest is verified afterwards (``publish.asset_sync``).
 4. **Publish** with an explicit ``make_latest`` *string* (prerelease → "false", older than the current
    latest → "false", else "true") and ``prerelease`` from the semver tag; generated notes against the
    previous tag, truncated to 125 000 characters.
-5. **Verify the live release** with the installer contract (``contract.py``): asset names as the installer
-   picks them, ``checksums.txt`` as it reads it, digests, and ``/releases/latest`` (``publish_live``).
+5. **Verify the live release** with the installer contract (``contract``): asset names as the installer
+   picks them, ``checksums.txt`` as it reads it, digests, and ``/releases/latest`` (``publish.live``).
 
 Requests that do not depend on each other overlap, so a clean publish waits for 5 round trips plus the
 upload waves instead of ~20: the preflight with both lookups; the generated notes with the create (they go
 in with the publish call); the older-draft check with the first uploads (a duplicate draft's own maker
 drops it); /releases/latest with the listing that confirms the uploads; and the three live reads.
 ``--concurrency 1`` makes every step one request at a time. The run's shared state and those helpers are
-``publish_context``; this module is the flow.
+``publish.context``; this module is the flow.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Publish stage 5: verify the live release as the installer will see it.
 
 The release by tag, its assets and /releases/latest are read at once; then the installer contract
-(``contract.py``) is applied: asset names as the installer picks them, ``checksums.txt`` as it reads it
+(``contract``) is applied: asset names as the installer picks them, ``checksums.txt`` as it reads it
 (GitHub's digest proves the stored copy; without one it is downloaded), every digest, draft and prerelease
 flags, and which release ``…@latest`` installs get.
 """

@@ -61,8 +61,6 @@ def _binary(archive: Path, result: ArchiveResult, staged_binary: Path | None, de
 def _gate(report: GateOutcome, archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions,
           staged_binary: Path | None) -> bool:
     """The go-plugin handshake of the host binary; True when it started."""
-    # Imported on use: starting processes is this stage's only use of smoke.
-
     assert result.binary_member is not None
     # The plugin's TMPDIR is this temp dir, so go-plugin's socket goes with it; a deep TMPDIR (macOS's, pytest's)
     # would make the socket path too long, so the dir is then made under /tmp.
