@@ -7,16 +7,13 @@ summary table even when an earlier check failed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shlex
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from gatewayd_plugin_actions import actions_io, contract, gotools
-from gatewayd_plugin_actions.checks import golangci, gotest, govulncheck
+from gatewayd_plugin_actions import actions_io, gotools
+from gatewayd_plugin_actions.checks import golangci, gotest, govulncheck, plan, summary
 from gatewayd_plugin_actions.errors import UserError
 
 
@@ -64,12 +61,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     summary.set_defaults(func=run_summary)
 
 
-def _write_report(report_dir: Path | None, name: str, data: dict[str, Any]) -> None:
-    if report_dir:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        (report_dir / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
-
-
 def _project_dir(args: argparse.Namespace) -> Path:
     project: Path = args.project.resolve()
     if not (project / "go.mod").is_file():
@@ -79,32 +70,11 @@ def _project_dir(args: argparse.Namespace) -> Path:
 
 def run_plan(args: argparse.Namespace) -> int:
     project = _project_dir(args)
-    goversion = gotools.go_version(project)
-    lint = golangci.plan(project, goversion, args.golangci_lint_version)
-    tools = gotools.tools_root() / goversion
-    system = f"{platform.system()}-{platform.machine()}".lower()
-    prefix = (f"gatewayd-plugin-actions-test-{system}-{goversion}-golangci-lint-{lint.version}-"
-              f"govulncheck-{govulncheck.GOVULNCHECK.version}-")
-    go_sum = project / "go.sum"
-    key = prefix + (contract.sha256_file(go_sum)[:16] if go_sum.is_file() else "none")
     report_dir = args.report_dir or Path(tempfile.mkdtemp(prefix="gpa-test.", dir=os.environ.get("RUNNER_TEMP")))
-    actions_io.progress(f"Go: {goversion}")
-    actions_io.progress(f"golangci-lint: {lint.version} ({lint.reason})")
-    actions_io.progress(f"govulncheck: {govulncheck.GOVULNCHECK.version}")
-    actions_io.progress(f"tools cache: {tools} (key {key})")
-    outputs = {
-        "go-version": goversion,
-        "golangci-lint-version": lint.version,
-        "golangci-lint-config": str(lint.config or ""),
-        "govulncheck-version": govulncheck.GOVULNCHECK.version,
-        "cache-path": str(tools),
-        "cache-key": key,
-        "cache-restore-key": prefix,
-        "report-dir": str(report_dir),
-    }
+    outputs = plan.tools_plan(project, args.golangci_lint_version, report_dir)
     for name, value in outputs.items():
         actions_io.set_output(name, value)
-    _write_report(report_dir, "plan", outputs)
+    summary.write_report(report_dir, "plan", outputs)
     return 0
 
 
@@ -123,7 +93,7 @@ def run_lint(args: argparse.Namespace) -> int:
         result = golangci.run_lint(project, lint, extra)
     actions_io.report(result.findings)
     errors = sum(1 for p in result.findings if p.is_error)
-    _write_report(args.report_dir, "lint", {"version": lint.version, "findings": result.count, "errors": errors,
+    summary.write_report(args.report_dir, "lint", {"version": lint.version, "findings": result.count, "errors": errors,
                                             "config": str(lint.config or "")})
     actions_io.set_output("lint-findings", str(result.count))
     actions_io.progress(f"golangci-lint {lint.version}: {result.count} finding(s)")
@@ -136,7 +106,7 @@ def run_govulncheck(args: argparse.Namespace) -> int:
         vulns = govulncheck.run_govulncheck(project, args.packages, args.db)
     actions_io.report(govulncheck.problems(vulns))
     called = [v for v in vulns if v.called]
-    _write_report(args.report_dir, "govulncheck", {
+    summary.write_report(args.report_dir, "govulncheck", {
         "version": govulncheck.GOVULNCHECK.version, "called": len(called), "other": len(vulns) - len(called),
         "ids": [v.osv for v in called]})
     actions_io.set_output("vulnerabilities", str(len(called)))
@@ -152,7 +122,7 @@ def run_go_test(args: argparse.Namespace) -> int:
     problems = gotest.failure_problems(report, project)
     actions_io.report(problems)
     coverage = "" if report.coverage is None else f"{report.coverage:.1f}"
-    _write_report(args.report_dir, "go-test", {
+    summary.write_report(args.report_dir, "go-test", {
         "passed": report.passed, "failed": report.failed, "skipped": report.skipped, "coverage": report.coverage,
         "failed_packages": len(report.failed_packages), "build_errors": len(report.build_errors),
         "failures": [str(p) for p in problems[:20]]})
@@ -165,46 +135,8 @@ def run_go_test(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _load(report_dir: Path, name: str) -> dict[str, Any] | None:
-    path = report_dir / f"{name}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def summary_markdown(report_dir: Path) -> str:
-    plan = _load(report_dir, "plan") or {}
-    rows: list[list[str]] = []
-    lint = _load(report_dir, "lint")
-    rows.append(["golangci-lint " + (lint or plan).get("version", plan.get("golangci-lint-version", "")),
-                 "not run" if lint is None else ("✅ no findings" if lint["findings"] == 0
-                                                 else f"❌ {lint['findings']} finding(s)")])
-    vuln = _load(report_dir, "govulncheck")
-    rows.append([f"govulncheck {govulncheck.GOVULNCHECK.version}",
-                 "not run" if vuln is None else ("✅ no called vulnerabilities" if vuln["called"] == 0 else
-                                                 f"❌ {vuln['called']} called: {', '.join(vuln['ids'])}")
-                 + (f" ({vuln['other']} in dependencies, not called)" if vuln and vuln["other"] else "")])
-    test = _load(report_dir, "go-test")
-    if test is None:
-        rows.append(["go test", "not run"])
-    else:
-        status = "✅" if not test["failed"] and not test["failed_packages"] and not test["build_errors"] else "❌"
-        rows.append(["go test", f"{status} {test['passed']} passed, {test['failed']} failed, "
-                                f"{test['skipped']} skipped"])
-        rows.append(["coverage", "n/a" if test["coverage"] is None else f"{test['coverage']:.1f}%"])
-    title = f"### Test ({plan.get('go-version', 'Go')})\n\n"
-    markdown = title + actions_io.markdown_table(["check", "result"], rows)
-    failures = (test or {}).get("failures") or []
-    if failures:
-        markdown += "\n<details><summary>Failures</summary>\n\n" + "\n".join(
-            f"- `{line}`" for line in failures) + "\n\n</details>\n"
-    return markdown
-
-
 def run_summary(args: argparse.Namespace) -> int:
-    markdown = summary_markdown(args.report_dir)
+    markdown = summary.summary_markdown(args.report_dir)
     actions_io.append_summary(markdown)
     if not actions_io.in_actions():
         print(markdown)
