@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from gatewayd_plugin_actions import dist
 from gatewayd_plugin_actions.contract import sha256_file
 from gatewayd_plugin_actions.manifest import load_manifest
 from gatewayd_plugin_actions.release import package, stages
@@ -73,7 +74,7 @@ def make_dist(dest: Path, tag: str, targets: list[Target] | None = None, *, padd
     ctx.manifest, _ = load_manifest(project / "gatewayd_plugin.yaml", REPOSITORY)
     ctx.version = Version.parse(tag)
     ctx.source_date_epoch = 1_767_323_045
-    stages.prepare_dist(dest)
+    dist.prepare(dest)
     staging = dest / ".build"
     for target in targets:
         path = staging / target.slug / REPO

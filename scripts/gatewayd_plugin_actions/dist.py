@@ -201,6 +201,22 @@ def save(dist: Path, meta: DistMetadata) -> Path:
     return path
 
 
+def has_metadata(dist: Path) -> bool:
+    """Whether ``dist`` was made by this tool (``release``/``build`` write its metadata)."""
+    return (dist / METADATA_FILE).is_file()
+
+
+def prepare(path: Path) -> None:
+    """Start from an empty dist/, but never delete a directory this tool did not make."""
+    if path.exists():
+        ours = (path / METADATA_FILE).is_file() or (path / BUILD_DIR).is_dir()
+        if any(path.iterdir()) and not ours:
+            raise UserError(f"{path} exists and was not made by gatewayd-plugin-actions; remove it or pass "
+                            "another --dist")
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+
+
 def listed_files(dist: Path) -> list[str]:
     """Every regular file at the dist root but our metadata and temp files: what could be uploaded."""
     if not dist.is_dir():

@@ -85,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     dists = args.dist or [Path("dist")]
     options = publish_options(args, dists, args.version or None)
-    if options.tag is None and len(dists) == 1 and not (dists[0] / dist.METADATA_FILE).is_file():
+    if options.tag is None and len(dists) == 1 and not dist.has_metadata(dists[0]):
         options.tag = os.environ.get("GITHUB_REF_NAME") or None
     options.merge_dir = args.merge_dir
     from gatewayd_plugin_actions.publish.flow import run_publish  # noqa: PLC0415

@@ -83,7 +83,7 @@ class BuildTargets:
         return None
 
     def run(self, ctx: ReleaseContext) -> None:
-        prepare_dist(ctx.options.dist)
+        dist.prepare(ctx.options.dist)
         actions_io.progress(f"building {len(ctx.options.targets)} targets of {ctx.plugin_name} {ctx.tag} with "
                             f"{gotools.go_binary()} ({parallel_jobs(ctx.options, len(ctx.options.targets))} at "
                             "a time)")
@@ -244,17 +244,6 @@ def run_pipeline(stages: list[Stage[ReleaseContext]], ctx: ReleaseContext) -> Re
     ctx.timings["total"] = time.monotonic() - started
     write_timings(ctx)
     return ctx
-
-
-def prepare_dist(path: Path) -> None:
-    """Start from an empty dist/, but never delete a directory this tool did not make."""
-    if path.exists():
-        ours = (path / dist.METADATA_FILE).is_file() or (path / dist.BUILD_DIR).is_dir()
-        if any(path.iterdir()) and not ours:
-            raise UserError(f"{path} exists and was not made by gatewayd-plugin-actions; remove it or pass "
-                            "another --dist")
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
 
 
 def parallel_jobs(options: Options, count: int) -> int:
