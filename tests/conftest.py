@@ -74,3 +74,25 @@ def example_project(tmp_path: Path) -> Path:
     project = copy_plugin(EXAMPLE_PLUGIN, tmp_path / "gatewayd-plugin-example")
     git_init(project)
     return project
+
+
+def parse_output_file(text: str) -> dict[str, str]:
+    """Read a ``$GITHUB_OUTPUT`` file: ``name=value`` lines and ``name<<DELIM`` … ``DELIM`` blocks."""
+    outputs: dict[str, str] = {}
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body: list[str] = []
+            while index < len(lines) and lines[index] != delimiter:
+                body.append(lines[index])
+                index += 1
+            index += 1
+            outputs[name] = "\n".join(body)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+    return outputs

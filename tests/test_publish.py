@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 import requests
 
-from gatewayd_plugin_actions.commands.toolbox import parse_output_file
 from gatewayd_plugin_actions.dist import merge_dists
 from gatewayd_plugin_actions.targets import DEFAULT_TARGETS
-from tests.conftest import CLI, RunCli, clean_env
+from tests.conftest import CLI, RunCli, clean_env, parse_output_file
 from tests.fake_github import FakeGitHub
 from tests.fixtures_github import OWNER, READ_TOKEN, REPO, REPOSITORY, TOKEN, PublishDist
 

@@ -35,8 +35,7 @@ from typing import Any
 import pytest
 import requests
 
-from gatewayd_plugin_actions.commands.toolbox import parse_output_file
-from tests.conftest import CLI, RunCli, clean_env
+from tests.conftest import CLI, RunCli, clean_env, parse_output_file
 from tests.fixtures_github import OWNER, READ_TOKEN, REPO, REPOSITORY, TOKEN, PublishDist
 from tests.indie_github import FaultMix, IndieGitHub, LogEntry, ReleaseView
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gatewayd_plugin_actions.commands.toolbox import parse_output_file, split_args
-from tests.conftest import EXAMPLE_PLUGIN, RunCli, clean_env
+from gatewayd_plugin_actions.commands.toolbox import split_args
+from tests.conftest import EXAMPLE_PLUGIN, RunCli, clean_env, parse_output_file
 
 
 def test_split_args_never_expands() -> None:

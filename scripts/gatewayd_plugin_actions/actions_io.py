@@ -95,8 +95,26 @@ def group(title: str) -> Iterator[None]:
             print("::endgroup::", flush=True)
 
 
+# Open recorders of ``recorded_outputs``: each sees every output set while it is open.
+_recorders: list[dict[str, str]] = []
+
+
+@contextmanager
+def recorded_outputs() -> Iterator[dict[str, str]]:
+    """Every step output set inside the block, by name (they are still written to ``$GITHUB_OUTPUT``): how the
+    toolbox collects a subcommand's outputs into one JSON object without touching the environment."""
+    recorder: dict[str, str] = {}
+    _recorders.append(recorder)
+    try:
+        yield recorder
+    finally:
+        _recorders.remove(recorder)
+
+
 def set_output(name: str, value: str) -> None:
     """Write a step output; multi-line values use a random heredoc delimiter."""
+    for recorder in _recorders:
+        recorder[name] = value
     path = os.environ.get("GITHUB_OUTPUT")
     if not path:
         return

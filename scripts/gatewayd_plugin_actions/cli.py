@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "checks",
     "toolbox",
     "integration",
+    "step",
 )
 
 
@@ -34,7 +35,7 @@ COMMAND_OWNERS = {
     "validate": "validate", "build": "build", "package": "package", "verify": "verify", "release": "release",
     "publish": "publish", "merge": "publish", "preflight": "publish", "lint-plan": "checks", "lint": "checks",
     "govulncheck": "checks", "go-test": "checks", "test-summary": "checks", "toolbox": "toolbox",
-    "test-plugin": "integration",
+    "test-plugin": "integration", "step": "step",
 }
 
 

@@ -1,19 +1,16 @@
 """``toolbox COMMAND [ARGS]``: what the root action runs, one subcommand by name with an argument string.
 
 The argument string is split with ``shlex`` here, in Python: the shell never evaluates it, so an input
-such as ``--project "$(rm -rf ~)"`` stays a literal path. The subcommand's step outputs are passed
-through and also collected into one JSON object (``outputs``), because a composite action must declare
-its outputs statically.
+such as ``--project "$(rm -rf ~)"`` stays a literal path. The subcommand writes its step outputs as
+usual; they are also collected into one JSON object (``outputs``), because a composite action must
+declare its outputs statically.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
-import tempfile
-from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.errors import UserError
@@ -37,28 +34,6 @@ def split_args(text: str) -> list[str]:
         raise UserError(f"args {text!r} cannot be split: {exc} (quote with ' or \")") from None
 
 
-def parse_output_file(text: str) -> dict[str, str]:
-    """Read a ``$GITHUB_OUTPUT`` file: ``name=value`` lines and ``name<<DELIM`` … ``DELIM`` blocks."""
-    outputs: dict[str, str] = {}
-    lines = text.split("\n")
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            body: list[str] = []
-            while index < len(lines) and lines[index] != delimiter:
-                body.append(lines[index])
-                index += 1
-            index += 1
-            outputs[name] = "\n".join(body)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
-
-
 def known_commands(parser_actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> list[str]:
     return sorted(parser_actions.choices)
 
@@ -74,21 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown command {name!r}; one of: {', '.join(commands)}")
     argv = [name, *split_args(args.args)]
     actions_io.progress(f"$ gatewayd-plugin-actions {shlex.join(argv)}")
-    real_output = os.environ.get("GITHUB_OUTPUT")
-    with tempfile.TemporaryDirectory() as scratch:
-        captured = Path(scratch) / "outputs"
-        captured.touch()
-        os.environ["GITHUB_OUTPUT"] = str(captured)
-        try:
-            code = cli.main(argv)
-        finally:
-            if real_output is None:
-                os.environ.pop("GITHUB_OUTPUT", None)
-            else:
-                os.environ["GITHUB_OUTPUT"] = real_output
-        outputs = parse_output_file(captured.read_text(encoding="utf-8"))
-    for key, value in outputs.items():
-        actions_io.set_output(key, value)
+    with actions_io.recorded_outputs() as outputs:
+        code = cli.main(argv)
     actions_io.set_output("outputs", json.dumps(outputs, sort_keys=True))
     actions_io.set_output("exit-code", str(code))
     return code
