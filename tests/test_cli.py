@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from gatewayd_plugin_actions import cli
+from gatewayd_plugin_actions import commands
+from gatewayd_plugin_actions.commands import COMMANDS, MODULES
 from tests.conftest import RunCli
 
 
@@ -16,14 +18,19 @@ def registered_by(module: str) -> set[str]:
 
 
 def test_every_subcommand_maps_to_the_module_that_registers_it() -> None:
-    expected = {command: module for module in cli.COMMAND_MODULES for command in registered_by(module)}
-    assert expected == cli.COMMAND_OWNERS
+    expected = {command: module for module in MODULES for command in registered_by(module)}
+    assert expected == COMMANDS
+
+
+def test_every_module_in_the_folder_is_listed() -> None:
+    folder = Path(commands.__file__).parent
+    assert {p.stem for p in folder.glob("*.py")} - {"__init__", "common"} == set(MODULES)
 
 
 def test_help_lists_every_subcommand(run_cli: RunCli) -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in cli.COMMAND_OWNERS:
+    for command in COMMANDS:
         assert command in result.stdout
 
 
@@ -39,7 +46,7 @@ def test_a_subcommand_imports_only_its_own_module(run_cli: RunCli) -> None:
 
 
 def test_every_subcommand_has_working_help(run_cli: RunCli) -> None:
-    for command in cli.COMMAND_OWNERS:
+    for command in COMMANDS:
         result = run_cli(command, "--help")
         assert result.returncode == 0, (command, result.stderr)
         assert result.stdout.startswith("usage: gatewayd-plugin-actions " + command), command

@@ -11,32 +11,8 @@ import importlib
 import sys
 
 from gatewayd_plugin_actions import __version__, actions_io
+from gatewayd_plugin_actions.commands import COMMANDS, MODULES
 from gatewayd_plugin_actions.errors import Problem, UserError
-
-# Each module registers its own subcommand(s).
-COMMAND_MODULES = (
-    "validate",
-    "build",
-    "package",
-    "verify",
-    "release",
-    "publish",
-    "checks",
-    "toolbox",
-    "integration",
-    "step",
-)
-
-
-# Which module registers each subcommand, so a run imports only the one it needs: every action step is a
-# CLI start, and importing all of them (requests, ruamel, …) costs more than most commands' own work.
-# tests/test_cli.py keeps this in step with what the modules register.
-COMMAND_OWNERS = {
-    "validate": "validate", "build": "build", "package": "package", "verify": "verify", "release": "release",
-    "publish": "publish", "merge": "publish", "preflight": "publish", "lint-plan": "checks", "lint": "checks",
-    "govulncheck": "checks", "go-test": "checks", "test-summary": "checks", "toolbox": "toolbox",
-    "test-plugin": "integration", "step": "step",
-}
 
 
 def make_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -46,8 +22,8 @@ def make_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Build, verify, test and release GatewayD plugins, locally and in GitHub Actions.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    owner = COMMAND_OWNERS.get(only) if only else None
-    for name in (owner,) if owner else COMMAND_MODULES:
+    owner = COMMANDS.get(only) if only else None
+    for name in (owner,) if owner else MODULES:
         module = importlib.import_module(f"gatewayd_plugin_actions.commands.{name}")
         module.register(subparsers)
     return parser
