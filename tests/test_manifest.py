@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from gatewayd_plugin_actions import contract
+from gatewayd_plugin_actions.actions_io import display_path
 from gatewayd_plugin_actions.errors import UserError
-from gatewayd_plugin_actions.manifest import check_manifest, display_path, load_manifest
+from gatewayd_plugin_actions.manifest import check_manifest, load_manifest
 from tests.conftest import REPO_ROOT, RunCli, clean_env
 
 CORPUS = Path(__file__).resolve().parent / "manifests"

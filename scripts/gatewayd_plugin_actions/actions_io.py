@@ -24,6 +24,15 @@ def repository(explicit: str | None = None) -> str | None:
     return explicit or os.environ.get("GITHUB_REPOSITORY") or None
 
 
+def display_path(path: Path) -> str:
+    """The path relative to the workspace (or cwd) so annotations land on the right file."""
+    base = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()
+    try:
+        return str(path.resolve().relative_to(base))
+    except ValueError:
+        return str(path)
+
+
 def in_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 

@@ -9,7 +9,6 @@ ruamel.yaml keeps line numbers, so every problem points at ``file:line``.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from gatewayd_plugin_actions import contract
+from gatewayd_plugin_actions.actions_io import display_path
 from gatewayd_plugin_actions.errors import Findings, Problem, UserError
 
 # Go's time.ParseDuration syntax, e.g. "5s", "1m30s", "250ms".
@@ -76,15 +76,6 @@ class Manifest:
         entry = self.data["plugins"][0]
         assert isinstance(entry, CommentedMap)
         return entry
-
-
-def display_path(path: Path) -> str:
-    """The path relative to the workspace (or cwd) so annotations land on the right file."""
-    base = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()
-    try:
-        return str(path.resolve().relative_to(base))
-    except ValueError:
-        return str(path)
 
 
 def _line(node: Any, key: Any = None) -> int | None:

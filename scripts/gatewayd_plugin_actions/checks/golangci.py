@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from gatewayd_plugin_actions import actions_io, gotools
+from gatewayd_plugin_actions.actions_io import display_path
 from gatewayd_plugin_actions.errors import Problem, Severity, UserError
-from gatewayd_plugin_actions.manifest import display_path
 
 CONFIG_NAMES = (".golangci.yml", ".golangci.yaml", ".golangci.toml", ".golangci.json")
 LAST_V1 = "v1.64.8"

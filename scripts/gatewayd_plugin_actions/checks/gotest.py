@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, gotools
+from gatewayd_plugin_actions.actions_io import display_path
 from gatewayd_plugin_actions.errors import Problem, UserError
-from gatewayd_plugin_actions.manifest import display_path
 
 # "    plugin_test.go:42: want 1, got 2" as the testing package prints it.
 _LOCATION_RE = re.compile(r"^\s+([\w./-]+\.go):(\d+): (.*)$")

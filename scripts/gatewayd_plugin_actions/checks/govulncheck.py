@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from gatewayd_plugin_actions import actions_io, gotools
+from gatewayd_plugin_actions.actions_io import display_path
 from gatewayd_plugin_actions.errors import Problem, UserError
-from gatewayd_plugin_actions.manifest import display_path
 
 GOVULNCHECK = gotools.GoTool("govulncheck", "golang.org/x/vuln/cmd/govulncheck", "v1.1.4")
 DB_ENV = "GOVULNDB"  # a mirror of vuln.go.dev (file:// or https://), as the go command's own docs name it

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io
+from gatewayd_plugin_actions.actions_io import display_path
 from gatewayd_plugin_actions.commands.common import add_project
 from gatewayd_plugin_actions.contract import MANIFEST_FILE
 from gatewayd_plugin_actions.errors import Findings
-from gatewayd_plugin_actions.manifest import check_manifest, display_path
+from gatewayd_plugin_actions.manifest import check_manifest
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
