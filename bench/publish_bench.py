@@ -31,9 +31,9 @@ for entry in (REPO_ROOT, REPO_ROOT / "scripts"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from tests.fake_github import FakeGitHub  # noqa: E402
-from tests.fake_github.server import LoggedRequest  # noqa: E402
-from tests.fixtures_github import OWNER, REPO, REPOSITORY, TOKEN, make_dist  # noqa: E402
+from tests.fakes.fake_github import FakeGitHub  # noqa: E402
+from tests.fakes.fake_github.server import LoggedRequest  # noqa: E402
+from tests.fixtures.github import OWNER, REPO, REPOSITORY, TOKEN, make_dist  # noqa: E402
 
 from gatewayd_plugin_actions.targets import Target  # noqa: E402
 

@@ -1,5 +1,5 @@
 """Shared fixtures: one per real part (the CLI as a process, Go plugin sources, GatewayD binaries, fake GitHub,
-PostgreSQL). Part-specific fixtures live in ``tests/fixtures_*.py`` and are re-exported here."""
+PostgreSQL). Part-specific fixtures live in ``tests/fixtures/`` and are re-exported here."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PLUGIN = REPO_ROOT / "examples" / "gatewayd-plugin-example"
 CLI = [sys.executable, "-m", "gatewayd_plugin_actions"]
 
-for _module in ("tests.fixtures_go", "tests.fixtures_github", "tests.fixtures_postgres"):
+for _module in ("tests.fixtures.go", "tests.fixtures.github", "tests.fixtures.postgres"):
     try:
         _mod = __import__(_module, fromlist=["*"])
     except ModuleNotFoundError as exc:  # a part not written yet must not hide the others

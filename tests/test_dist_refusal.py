@@ -1,9 +1,9 @@
 """Publish what was verified: a dist that is not exactly the verified archives plus ``checksums.txt`` is refused
 by ``verify`` and by ``publish`` alike, naming the file and the fault, and the fake GitHub records no write.
 
-Each case breaks one thing in a valid dist (``tests/dist_factory.py``) and runs both real CLI commands on it.
+Each case breaks one thing in a valid dist (``tests/fixtures/dist_factory.py``) and runs both real CLI commands on it.
 The fake binaries cannot start, so both run with ``--no-gate``; the gate has its own tests with real builds
-(``tests/test_release_gate.py``).
+(``tests/verify/test_gate.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from gatewayd_plugin_actions import contract
 from gatewayd_plugin_actions.release.package import Entry
 from gatewayd_plugin_actions.targets import Target
 from tests.conftest import RunCli
-from tests.dist_factory import (
+from tests.fakes.fake_github import FakeGitHub
+from tests.fixtures.dist_factory import (
     Dist,
     fake_executable,
     make_dist,
@@ -30,9 +31,8 @@ from tests.dist_factory import (
     tar_gz_writer,
     tar_member,
 )
-from tests.fake_github import FakeGitHub
-from tests.fixtures_github import OWNER, REPO, TOKEN
-from tests.test_publish import collect, publish_env, releases_for, writes
+from tests.fixtures.github import OWNER, REPO, TOKEN
+from tests.publish.test_publish import collect, publish_env, releases_for, writes
 
 LINUX_AMD64 = Target("linux", "amd64")
 WINDOWS_AMD64 = Target("windows", "amd64")

@@ -7,7 +7,7 @@ the runner lacks it, bootstrap our private venv) between markers in each ``actio
 
 Composite actions cannot ``uses:`` a sibling action by a relative path (it would resolve against the
 caller's workspace), so the block is copied; this tool is the one place it is written, and
-tests/test_hygiene.py runs ``--check``. Only the lines between the markers are touched.
+tests/hygiene/test_hygiene.py runs ``--check``. Only the lines between the markers are touched.
 """
 
 from __future__ import annotations
