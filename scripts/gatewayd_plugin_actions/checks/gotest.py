@@ -24,7 +24,7 @@ _LOCATION_RE = re.compile(r"^\s+([\w./-]+\.go):(\d+): (.*)$")
 
 
 @dataclass
-class TestCase:
+class GoTestCase:
     package: str
     name: str
     outcome: str = "run"  # pass, fail, skip; "run" if the binary died mid-test
@@ -41,8 +41,8 @@ class PackageResult:
 
 
 @dataclass
-class TestReport:
-    tests: dict[tuple[str, str], TestCase] = field(default_factory=dict)
+class GoTestReport:
+    tests: dict[tuple[str, str], GoTestCase] = field(default_factory=dict)
     packages: dict[str, PackageResult] = field(default_factory=dict)
     build_errors: list[str] = field(default_factory=list)
     coverage: float | None = None
@@ -70,7 +70,7 @@ class TestReport:
     def ok(self) -> bool:
         return not self.failed and not self.failed_packages and not self.build_errors
 
-    def failing_leaves(self) -> list[TestCase]:
+    def failing_leaves(self) -> list[GoTestCase]:
         """Failed tests none of whose subtests failed: where the failure really is."""
         failed = [t for t in self.tests.values() if t.outcome in ("fail", "run")]
         names = {(t.package, t.name) for t in failed}
@@ -81,8 +81,8 @@ class TestReport:
 _COVERAGE_RE = re.compile(r"coverage: ([\d.]+)% of statements")
 
 
-def parse_events(lines: Iterable[str], echo: bool = False) -> TestReport:
-    report = TestReport()
+def parse_events(lines: Iterable[str], echo: bool = False) -> GoTestReport:
+    report = GoTestReport()
     for raw in lines:
         line = raw.strip()
         if not line:
@@ -110,14 +110,14 @@ def parse_events(lines: Iterable[str], echo: bool = False) -> TestReport:
             if echo:
                 print(text, end="", flush=True)
             if name:
-                report.tests.setdefault((package, name), TestCase(package, name)).output.append(text)
+                report.tests.setdefault((package, name), GoTestCase(package, name)).output.append(text)
             elif result is not None:
                 result.output.append(text)
                 if match := _COVERAGE_RE.search(text):
                     result.coverage = float(match.group(1))
             continue
         if name:
-            test = report.tests.setdefault((package, name), TestCase(package, name))
+            test = report.tests.setdefault((package, name), GoTestCase(package, name))
             if action in ("pass", "fail", "skip"):
                 test.outcome = action
                 test.elapsed = float(event.get("Elapsed") or 0.0)
@@ -157,7 +157,7 @@ def package_dirs(project: Path) -> dict[str, Path]:
     return dirs
 
 
-def failure_problems(report: TestReport, project: Path) -> list[Problem]:
+def failure_problems(report: GoTestReport, project: Path) -> list[Problem]:
     dirs = package_dirs(project) if not report.ok else {}
     problems: list[Problem] = []
     for test in report.failing_leaves():
@@ -198,7 +198,7 @@ def test_command(test_args: str, coverprofile: Path | None, packages: list[str])
     return [*command, *extra, *packages]
 
 
-def run_tests(project: Path, test_args: str, coverprofile: Path | None, packages: list[str]) -> TestReport:
+def run_tests(project: Path, test_args: str, coverprofile: Path | None, packages: list[str]) -> GoTestReport:
     command = test_command(test_args, coverprofile, packages)
     actions_io.progress(f"$ {shlex.join(command)}")
     with subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

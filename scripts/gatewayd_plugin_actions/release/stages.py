@@ -298,7 +298,7 @@ def write_checksums(ctx: ReleaseContext) -> Path:
 
 
 def dist_metadata(ctx: ReleaseContext) -> dist.DistMetadata:
-    """What this run put in the dist, as ``metadata.json`` records it."""
+    """What this run put in the dist, as the dist metadata records it."""
     assert ctx.version is not None
     return dist.DistMetadata(
         plugin=ctx.plugin_name, version=ctx.tag, targets=list(ctx.options.targets),
