@@ -11,11 +11,12 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 DEMO_GATEWAYD := gatewayd-v0.11.1
 EXAMPLE := examples/gatewayd-plugin-example
 
-.PHONY: help bootstrap demo test lint bench requirements clean
+.PHONY: help bootstrap demo test fuzz lint bench requirements clean
 
 help:
 	@echo "make demo   - bootstrap .venv, release --snapshot the example plugin and verify it with real GatewayD"
 	@echo "make test   - bootstrap .venv and run the whole suite (lint, types, pytest)"
+	@echo "make fuzz   - the property suite with 2000 examples per property (failures saved for CI to replay)"
 	@echo "make bench  - benchmarks; writes bench-report.md"
 
 bootstrap: $(STAMP)
@@ -38,6 +39,10 @@ lint: bootstrap
 test: lint
 	$(BIN)/python tools/gobin.py --all
 	$(BIN)/pytest
+
+# The property suite only, with many more examples; what it finds lands in tests/properties/examples.
+fuzz: bootstrap
+	GPA_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/properties
 
 bench: bootstrap
 	$(BIN)/python bench/run.py --report bench-report.md

@@ -225,6 +225,8 @@ def checks_go_test(inputs: Inputs) -> int:
     argv = ["go-test", "--report-dir", inputs.text("report-dir"), f"--test-args={inputs.raw('test-args')}"]
     if not inputs.flag("coverage", default=True):
         argv.append("--no-coverage")
+    if inputs.flag("allow-no-tests", default=False):
+        argv.append("--allow-no-tests")
     return run_cli(argv)
 
 

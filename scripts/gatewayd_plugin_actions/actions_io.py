@@ -12,8 +12,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.redaction import redact
 
 # GitHub shows only 10 annotations of each kind per step; the rest still go to the log and summary.
 MAX_ANNOTATIONS_PER_KIND = 10
@@ -35,6 +37,11 @@ def display_path(path: Path) -> str:
 
 def in_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _emit(line: str, stream: TextIO | None = None) -> None:
+    """Every line this tool prints: redacted (no token, no password, whoever built the message), flushed."""
+    print(redact(line), file=stream or sys.stdout, flush=True)
 
 
 def _escape_data(text: str) -> str:
@@ -62,11 +69,11 @@ def report(problems: list[Problem]) -> None:
     """Print problems for humans (stderr) and, on Actions, as annotations (stdout, capped per kind)."""
     shown: dict[str, int] = {}
     for problem in problems:
-        print(str(problem), file=sys.stderr)
+        _emit(str(problem), sys.stderr)
         if in_actions():
             count = shown.get(problem.severity, 0)
             if count < MAX_ANNOTATIONS_PER_KIND:
-                print(workflow_command(problem), flush=True)
+                _emit(workflow_command(problem))
             shown[problem.severity] = count + 1
 
 
@@ -79,22 +86,27 @@ def conclude(problems: list[Problem], failure: str) -> None:
     report(problems)
 
 
+def error_line(message: str) -> None:
+    """The closing ``error: …`` line of a failed command (its problems were reported above it)."""
+    _emit(f"error: {message}", sys.stderr)
+
+
 def progress(message: str) -> None:
     """One line of progress on stderr, flushed at once so long stages show where they are."""
-    print(message, file=sys.stderr, flush=True)
+    _emit(message, sys.stderr)
 
 
 def notice(message: str) -> None:
     if in_actions():
-        print(f"::notice::{_escape_data(message)}", flush=True)
+        _emit(f"::notice::{_escape_data(message)}")
     else:
-        print(f"note: {message}", file=sys.stderr, flush=True)
+        _emit(f"note: {message}", sys.stderr)
 
 
 @contextmanager
 def group(title: str) -> Iterator[None]:
     if in_actions():
-        print(f"::group::{_escape_data(title)}", flush=True)
+        _emit(f"::group::{_escape_data(title)}")
     else:
         progress(f"== {title}")
     try:
@@ -149,7 +161,7 @@ def append_summary(markdown: str) -> None:
     if used + len(data.encode()) > SUMMARY_LIMIT_BYTES:
         data = "\n_(summary truncated: GitHub caps step summaries at 1 MiB)_\n"
     with target.open("a", encoding="utf-8") as out:
-        out.write(data)
+        out.write(redact(data))
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

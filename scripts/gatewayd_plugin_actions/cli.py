@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         problems = exc.problems or [Problem(exc.message)]
         actions_io.report(problems)
         if exc.problems and exc.message not in {str(p) for p in problems}:
-            print(f"error: {exc.message}", file=sys.stderr)
+            actions_io.error_line(exc.message)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

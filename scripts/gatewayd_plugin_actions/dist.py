@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gatewayd_plugin_actions import contract
+from gatewayd_plugin_actions import contract, userfiles
 from gatewayd_plugin_actions.actions_io import progress
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.targets import Target
@@ -25,6 +25,7 @@ from gatewayd_plugin_actions.targets import Target
 METADATA_FILE = "metadata.json"
 BUILD_DIR = ".build"  # per-target binaries before packaging
 SCHEMA_VERSION = 2
+METADATA_LIMIT = 16 * 1024 * 1024  # ours are a few KiB
 # Verification strengths, weakest first: every dist gets the local checks; "gate" starts the host binary
 # as GatewayD would; "install" runs the real `gatewayd plugin install` round-trip.
 CHECK_KINDS = ("local", "gate", "install")
@@ -93,6 +94,7 @@ class DistMetadata:
     binaries: list[StagedBinary] = field(default_factory=list)
     merged_from: list[str] = field(default_factory=list)
     verification: Verification | None = None
+    uncommitted: list[str] = field(default_factory=list)  # work-tree changes the build saw (a dirty snapshot)
 
     def to_json(self, dist: Path) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -110,6 +112,8 @@ class DistMetadata:
         }
         if self.merged_from:
             data["merged_from"] = self.merged_from
+        if self.uncommitted:
+            data["uncommitted"] = self.uncommitted
         if self.verification is not None:
             v = self.verification
             data["verification"] = {"passed": v.passed, "checks": v.checks, "errors": v.errors}
@@ -117,9 +121,9 @@ class DistMetadata:
 
 
 def _field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: Path, default: Any = None) -> Any:
-    value = data.get(key, default)
-    if value is None and default is None:
-        return None
+    value = data.get(key)
+    if value is None:
+        return default
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise UserError(f"{where}: field {key!r} is {type(value).__name__}, not what `release` writes; "
                         "rebuild the dist with `release --snapshot` (or `build`/`package`)")
@@ -144,27 +148,44 @@ def parse_metadata(data: object, dist: Path) -> DistMetadata:
     targets = [_target(t, where, "targets") for t in _field(data, "targets", list, where, [])]
     archives = []
     for entry in _field(data, "archives", list, where, []):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise UserError(f"{where}: an 'archives' entry is not an object with a name; rebuild the dist")
-        archives.append(Archive(_target(entry.get("target"), where, "archives[].target"), dist / entry["name"],
-                                str(entry.get("sha256") or ""), int(entry.get("size") or 0),
-                                str(entry.get("binary_sha256") or "")))
+        if not isinstance(entry, dict) or not isinstance(name := entry.get("name"), str) or not _plain_name(name):
+            raise UserError(f"{where}: an 'archives' entry is not an object with a file name in the dist; "
+                            "rebuild the dist")
+        archives.append(Archive(_target(entry.get("target"), where, "archives[].target"), dist / name,
+                                _field(entry, "sha256", str, where, ""), _field(entry, "size", int, where, 0),
+                                _field(entry, "binary_sha256", str, where, "")))
     binaries = []
     for entry in _field(data, "binaries", list, where, []):
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            raise UserError(f"{where}: a 'binaries' entry is not an object with a path; rebuild the dist")
-        binaries.append(StagedBinary(_target(entry.get("target"), where, "binaries[].target"), entry["path"],
-                                     str(entry.get("sha256") or ""), int(entry.get("size") or 0)))
+        if not isinstance(entry, dict) or not isinstance(path := entry.get("path"), str) or not _inside(path):
+            raise UserError(f"{where}: a 'binaries' entry is not an object with a path inside the dist; "
+                            "rebuild the dist")
+        binaries.append(StagedBinary(_target(entry.get("target"), where, "binaries[].target"), path,
+                                     _field(entry, "sha256", str, where, ""), _field(entry, "size", int, where, 0)))
     verification = None
     if isinstance(record := data.get("verification"), dict):
-        verification = Verification(bool(record.get("passed")), [str(c) for c in record.get("checks") or []],
-                                    [str(e) for e in record.get("errors") or []])
+        verification = Verification(bool(record.get("passed")), _strings(record, "checks", where),
+                                    _strings(record, "errors", where))
     epoch = data.get("source_date_epoch")
     return DistMetadata(
         plugin=plugin, version=version, targets=targets, prerelease=bool(data.get("prerelease")),
         commit=_field(data, "commit", str, where), source_date_epoch=epoch if isinstance(epoch, int) else 0,
         version_variable=_field(data, "version_variable", str, where), archives=archives, binaries=binaries,
-        merged_from=[str(p) for p in data.get("merged_from") or []], verification=verification)
+        merged_from=_strings(data, "merged_from", where), verification=verification,
+        uncommitted=_strings(data, "uncommitted", where))
+
+
+def _strings(data: dict[str, Any], key: str, where: Path) -> list[str]:
+    return [str(item) for item in _field(data, key, list, where, [])]
+
+
+def _plain_name(name: str) -> bool:
+    """A file directly in the dist: metadata never points outside it (``../``, absolute paths)."""
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..") and "\0" not in name
+
+
+def _inside(path: str) -> bool:
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and "\0" not in path and not any(p in ("", ".", "..") for p in parts)
 
 
 def load(dist: Path) -> DistMetadata | None:
@@ -174,11 +195,11 @@ def load(dist: Path) -> DistMetadata | None:
     path = dist / METADATA_FILE
     if not path.exists():
         return None
-    if not path.is_file():
-        raise UserError(f"{path} is not a regular file; rebuild the dist")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(userfiles.read_text(path, "the dist metadata", METADATA_LIMIT))
+    except UserError as exc:
+        raise UserError(f"{exc.message}; rebuild the dist with `release --snapshot`", exc.problems) from None
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise UserError(f"{path}: not valid JSON ({exc}); rebuild the dist with `release --snapshot`") from None
     return parse_metadata(data, dist)
 
@@ -208,6 +229,8 @@ def has_metadata(dist: Path) -> bool:
 
 def prepare(path: Path) -> None:
     """Start from an empty dist/, but never delete a directory this tool did not make."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--dist {path} is a file, not a directory; pass a directory for the dist (it is created)")
     if path.exists():
         ours = (path / METADATA_FILE).is_file() or (path / BUILD_DIR).is_dir()
         if any(path.iterdir()) and not ours:
@@ -386,7 +409,8 @@ def merge_dists(parts: list[Path], out: Path) -> Path:
     save(out, DistMetadata(
         plugin=plugin, version=version, targets=sorted(targets), prerelease=any(m.prerelease for m in metas),
         commit=first.commit, source_date_epoch=first.source_date_epoch, version_variable=first.version_variable,
-        archives=archives, binaries=binaries, merged_from=[str(p) for p in parts]))
+        archives=archives, binaries=binaries, merged_from=[str(p) for p in parts],
+        uncommitted=sorted({path for m in metas for path in m.uncommitted})))
     progress(f"merged {len(parts)} dists into {out}: {len(archives)} archives for "
                         f"{len(targets)} targets{f', exec bits restored on {restored} binaries' if restored else ''}")
     return out

@@ -13,6 +13,16 @@ from typing import Literal
 
 Severity = Literal["error", "warning", "notice"]
 
+# A message longer than this is cut: an 8 MiB field value echoed in full helps nobody and floods the log.
+MESSAGE_LIMIT = 2000
+
+
+def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` cut to about ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -21,6 +31,11 @@ class Problem:
     line: int | None = None
     severity: Severity = "error"
     title: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", shorten(self.message))
+        if self.file is not None:
+            object.__setattr__(self, "file", shorten(self.file, 500))
 
     def __str__(self) -> str:
         where = ""
@@ -38,6 +53,7 @@ class UserError(Exception):
     """Bad input or a failed check: the CLI reports it and exits non-zero, without a traceback."""
 
     def __init__(self, message: str, problems: Iterable[Problem] = (), exit_code: int = 1) -> None:
+        message = shorten(message)
         super().__init__(message)
         self.message = message
         self.problems = list(problems)

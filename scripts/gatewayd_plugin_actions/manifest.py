@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from gatewayd_plugin_actions import contract
+from gatewayd_plugin_actions import contract, userfiles
 from gatewayd_plugin_actions.actions_io import display_path
 from gatewayd_plugin_actions.errors import Findings, Problem, UserError
 
@@ -208,13 +208,43 @@ def _without_version_directive(text: str) -> str:
     return _VERSION_DIRECTIVE.sub(lambda m: "#" + m.group(0)[1:], head) + marker + rest
 
 
+MANIFEST_LIMIT = userfiles.MIB  # GatewayD's own manifests are a few KiB
+MAX_NESTING = 64  # deeper YAML is no plugin manifest, and would exhaust the recursion of any reader
+
+
+def _nesting_problem(yaml: YAML, text: str, display: str) -> Problem | None:
+    """The first collection nested deeper than MAX_NESTING, found from the parser's event stream (which does
+    not recurse) before anything builds the nested structure."""
+    depth = 0
+    try:
+        for event in yaml.parse(text):
+            kind = type(event).__name__
+            if kind in ("MappingStartEvent", "SequenceStartEvent"):
+                depth += 1
+                if depth > MAX_NESTING:
+                    mark = event.start_mark
+                    return Problem(f"collections nested deeper than {MAX_NESTING} levels; a plugin manifest is a "
+                                   "few levels deep, is this the right file?", display,
+                                   mark.line + 1 if mark is not None else None)
+            elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+                depth -= 1
+    except YAMLError:
+        return None  # the loader reports the syntax error, with its line
+    return None
+
+
 def _load(path: Path, display: str, data: bytes | None) -> Any:
     yaml = YAML(typ="rt")
+    if data is None:
+        try:
+            data = userfiles.read_bytes(path, "the plugin manifest", MANIFEST_LIMIT, display)
+        except UserError as exc:
+            if not path.exists() and not path.is_symlink():
+                raise UserError(f"{display}: not found; every GatewayD plugin needs a {contract.MANIFEST_FILE} "
+                                "at the repository root", [Problem("file not found", display)]) from None
+            raise exc from None
     try:
-        text = data.decode("utf-8") if data is not None else path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{display}: not found; every GatewayD plugin needs a {contract.MANIFEST_FILE} "
-                        "at the repository root", [Problem("file not found", display)]) from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         # Point at the line of the first bad byte: "cannot read: 'utf-8' codec can't decode…" alone says neither
         # where nor what to do.
@@ -223,21 +253,25 @@ def _load(path: Path, display: str, data: bytes | None) -> Any:
         problem = Problem(f"not UTF-8: byte 0x{bad} cannot be decoded ({exc.reason}); GatewayD reads this file as "
                           "UTF-8, so save it in that encoding", display, bad_line)
         raise UserError(str(problem), [problem]) from None
-    except OSError as exc:
-        raise UserError(f"{display}: cannot read: {exc}", [Problem(f"cannot read: {exc}", display)]) from None
+    text = _without_version_directive(text)
+    nesting = _nesting_problem(yaml, text, display)
+    if nesting is not None:
+        raise UserError(str(nesting), [nesting])
     try:
-        return yaml.load(_without_version_directive(text))
+        return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if exc.context_mark is not None and mark is not None and mark.index >= len(text):
             # "found unexpected end of stream": the end is past the last line; where the construct began is useful.
             mark = exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        reason = " ".join(str(part) for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        # One line: ruamel's parts may hold newlines and its own "in <unicode string>" positions.
+        reason = " ".join(" ".join(str(part).split()) for part in (exc.context, exc.problem) if part) or "invalid YAML"
         problem = Problem(f"invalid YAML: {reason}", display, line)
         raise UserError(str(problem), [problem]) from None
     except YAMLError as exc:
-        problem = Problem(f"invalid YAML: {exc}", display)
+        text_of = " ".join(str(exc).split()).replace(' in "<unicode string>",', "")
+        problem = Problem(f"invalid YAML: {text_of}", display)
         raise UserError(str(problem), [problem]) from None
 
 

@@ -40,6 +40,14 @@ func TestTable(t *testing.T) {
 func TestSkipped(t *testing.T) { t.Skip("not today") }
 '''
 
+PASSING_TESTS = '''\
+package checks
+
+import "testing"
+
+func TestPasses(t *testing.T) {}
+'''
+
 LINT_SOURCE = '''\
 package main
 
@@ -313,3 +321,37 @@ def test_lint_plan_outputs_a_go_keyed_cache(tmp_path: Path, run_cli: RunCli) -> 
     assert go in got["cache-key"] and "golangci-lint-v1.64.8" in got["cache-key"]
     assert got["cache-key"].startswith(got["cache-restore-key"])
     assert got["cache-path"].endswith(go) and Path(got["report-dir"]).is_dir()
+
+
+@pytest.mark.parametrize("test_args", ["-notaflag", "-count=1 -rase"])
+def test_go_test_with_an_unknown_flag_fails_instead_of_running_nothing(tmp_path: Path, run_cli: RunCli,
+                                                                        test_args: str) -> None:
+    """Before: the packages came after the flags, `go test` took `./...` for a test-binary argument after the
+    unknown flag, ran zero tests and the step was green. The test sits in a sub-package, as in most plugins
+    (`plugin/`): only `./...` reaches it."""
+    project = write_module(tmp_path / "ws" / "checks", {"main.go": "package main\n\nfunc main() {}\n"})
+    (project / "plugin").mkdir()
+    (project / "plugin" / "plugin_test.go").write_text(PASSING_TESTS, encoding="utf-8")
+    result = run_cli("go-test", "--project", project, "--report-dir", tmp_path / "reports",
+                     f"--test-args={test_args}", env=actions_env(tmp_path, tmp_path / "ws"))
+    assert result.returncode == 1
+    assert "flag provided but not defined" in result.stdout + result.stderr
+
+
+def test_go_test_that_runs_no_test_fails_unless_allowed(tmp_path: Path, run_cli: RunCli) -> None:
+    project = write_module(tmp_path / "ws" / "checks", {"checks_test.go": PASSING_TESTS})
+    args = ("go-test", "--project", project, "--report-dir", tmp_path / "reports", "--test-args=-run=^NoSuchTest$")
+    result = run_cli(*args, env=actions_env(tmp_path, tmp_path / "ws"))
+    assert result.returncode == 1
+    assert "go test ran no test, although the module has 1 *_test.go file(s): check test-args ('-run=^NoSuchTest$')" \
+        in result.stderr
+    allowed = run_cli(*args, "--allow-no-tests", env=actions_env(tmp_path, tmp_path / "ws"))
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_go_test_in_a_module_without_tests_passes(tmp_path: Path, run_cli: RunCli) -> None:
+    project = write_module(tmp_path / "ws" / "checks",
+                           {"checks.go": "package checks\n\nfunc Add(a, b int) int { return a + b }\n"})
+    result = run_cli("go-test", "--project", project, "--report-dir", tmp_path / "reports",
+                     env=actions_env(tmp_path, tmp_path / "ws"))
+    assert result.returncode == 0, result.stderr

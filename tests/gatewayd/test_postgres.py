@@ -27,7 +27,9 @@ def test_parse_url_defaults_and_credentials() -> None:
     bare = postgres.PostgresTarget.parse("postgresql://localhost")
     assert (bare.port, bare.user, bare.database) == (5432, "postgres", "postgres")
     assert "s@cret" not in repr(target)
-    assert postgres.redact("postgres://alice:pw@h/db") == "postgres://alice:***@h/db"
+    # Everything between "://" and the last "@": the user too, and a password holding an unescaped "@".
+    assert postgres.redact("postgres://alice:pw@h/db") == "postgres://***@h/db"
+    assert postgres.redact("postgres://alice:p@ss@h/db") == "postgres://***@h/db"
 
 
 def test_parse_url_rejects_other_schemes() -> None:

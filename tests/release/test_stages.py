@@ -30,6 +30,12 @@ def context(project: Path, **options: object) -> ReleaseContext:
     return ReleaseContext(Options(project=project, dist=project / "dist", **options))  # type: ignore[arg-type]
 
 
+def resolve_version(ctx: ReleaseContext) -> None:
+    """The version stage, after the validate stage it follows in every pipeline."""
+    stages.Validate().run(ctx)
+    stages.ResolveVersion().run(ctx)
+
+
 def git(project: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(project), *args], check=True, capture_output=True,
                           text=True).stdout.strip()
@@ -55,7 +61,7 @@ def test_validate_refuses_a_broken_manifest_naming_the_line(example_project: Pat
 def test_version_from_options_wins_and_is_injected(example_project: Path) -> None:
     git(example_project, "tag", "v0.9.0")
     ctx = context(example_project, version="v1.2.3-rc.1")
-    stages.ResolveVersion().run(ctx)
+    resolve_version(ctx)
     assert ctx.tag == "v1.2.3-rc.1" and ctx.version is not None and ctx.version.is_prerelease
     assert ctx.commit == git(example_project, "rev-parse", "HEAD")
     assert ctx.version_variable == VERSION_VARIABLE
@@ -67,7 +73,7 @@ def test_version_of_a_tag_push(example_project: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("GITHUB_REF_NAME", "v2.0.0")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     ctx = context(example_project)
-    stages.ResolveVersion().run(ctx)
+    resolve_version(ctx)
     assert (ctx.tag, ctx.source_date_epoch) == ("v2.0.0", 1700000000)
 
 
@@ -75,7 +81,7 @@ def test_version_is_the_highest_semver_tag_on_head(example_project: Path) -> Non
     for tag in ("v1.10.0", "v1.9.0", "v1.10.0-rc.1", "not-a-version"):
         git(example_project, "tag", tag)
     ctx = context(example_project)
-    stages.ResolveVersion().run(ctx)
+    resolve_version(ctx)
     assert ctx.tag == "v1.10.0"  # semver order, not string order; v1.10.0 > its own rc
 
 
@@ -85,18 +91,18 @@ def test_untagged_snapshot_is_named_after_the_last_tag_and_the_commit(example_pr
     git(example_project, "add", "NOTES")
     git(example_project, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "later")
     ctx = context(example_project, snapshot=True)
-    stages.ResolveVersion().run(ctx)
+    resolve_version(ctx)
     assert ctx.tag == f"v0.3.1-snapshot.g{git(example_project, 'rev-parse', '--short=7', 'HEAD')}"
 
 
 def test_untagged_release_is_refused_with_the_fix(example_project: Path) -> None:
     with pytest.raises(UserError, match=re.escape("pass --version vX.Y.Z, push a tag")):
-        stages.ResolveVersion().run(context(example_project))
+        resolve_version(context(example_project))
 
 
 def test_a_bad_version_is_refused(example_project: Path) -> None:
     with pytest.raises(UserError):
-        stages.ResolveVersion().run(context(example_project, version="1.2"))
+        resolve_version(context(example_project, version="1.2"))
 
 
 def test_no_version_variable_is_a_notice_not_a_failure(example_project: Path,
@@ -105,7 +111,7 @@ def test_no_version_variable_is_a_notice_not_a_failure(example_project: Path,
     module.write_text(module.read_text(encoding="utf-8").replace('var Version = "0.0.0-dev"',
                                                                  'const Version = "0.0.0-dev"'), encoding="utf-8")
     ctx = context(example_project, version="v1.0.0")
-    stages.ResolveVersion().run(ctx)
+    resolve_version(ctx)
     assert ctx.version_variable is None
     assert "no plugin.Version variable found" in capsys.readouterr().err
 
@@ -151,3 +157,78 @@ def test_host_build_packs_one_archive_and_keeps_the_binary(example_project: Path
     assert len(ctx.binaries) == 1 and ctx.binaries[0].path.is_file()
     assert [a.path.is_file() for a in ctx.archives] == [True]
     assert not (ctx.options.dist / dist.METADATA_FILE).exists()  # not a dist: nothing to publish from it
+
+
+# --- hardening: what used to pass silently or end in a traceback ----------------------------------------
+
+def test_ldflags_that_set_the_version_variable_are_refused(example_project: Path) -> None:
+    ctx = context(example_project, version="v1.2.3", extra_ldflags=f"-s -X {VERSION_VARIABLE}=9.9.9")
+    with pytest.raises(UserError, match=re.escape(f"--ldflags sets {VERSION_VARIABLE}")):
+        resolve_version(ctx)
+
+
+def test_a_tag_too_long_for_an_archive_name_is_refused_before_building(example_project: Path) -> None:
+    ctx = context(example_project, version="v1.0.0-" + "a" * 300)
+    with pytest.raises(UserError, match="over the 247 a release asset file may have; shorten the tag") as caught:
+        resolve_version(ctx)
+    assert len(caught.value.message) < 300  # the tag is not echoed in full
+
+
+def test_a_tag_on_head_that_is_not_semver_is_named(example_project: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    git(example_project, "tag", "9.9.9")
+    ctx = context(example_project, snapshot=True)
+    resolve_version(ctx)
+    assert ctx.tag.startswith("v0.0.0-snapshot.g")
+    assert "tag '9.9.9' on HEAD is not 'v' + semver" in capsys.readouterr().err
+
+
+def test_a_snapshot_of_a_dirty_tree_warns_and_is_marked(example_project: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    (example_project / "main.go").write_text("// edited\n" + (example_project / "main.go").read_text("utf-8"),
+                                             encoding="utf-8")
+    (example_project / "notes.txt").write_text("new\n", encoding="utf-8")
+    (example_project / "dist").mkdir()
+    (example_project / "dist" / "leftover").write_text("x", encoding="utf-8")  # the dist itself never counts
+    ctx = context(example_project, snapshot=True)
+    resolve_version(ctx)
+    assert ctx.uncommitted == ["main.go", "notes.txt"]
+    assert "uncommitted changes (main.go, notes.txt)" in capsys.readouterr().err
+    assert stages.dist_metadata(ctx).uncommitted == ["main.go", "notes.txt"]
+
+
+def test_a_release_of_a_dirty_tree_is_refused(example_project: Path) -> None:
+    (example_project / "main.go").write_text("// edited\n", encoding="utf-8")
+    ctx = context(example_project, version="v1.0.0")
+    ctx.publishing = object()  # type: ignore[assignment]  # only "does this release publish" is asked
+    with pytest.raises(UserError, match=r"uncommitted changes \(main.go\): a release is built from the tagged"):
+        resolve_version(ctx)
+
+
+def test_a_clean_tree_has_nothing_uncommitted(example_project: Path) -> None:
+    ctx = context(example_project, version="v1.0.0")
+    resolve_version(ctx)
+    assert ctx.uncommitted == []
+
+
+def test_publish_refuses_a_dist_marked_dirty(tmp_path: Path) -> None:
+    from gatewayd_plugin_actions.publish.context import PublishOptions  # noqa: PLC0415
+    from gatewayd_plugin_actions.publish.prepare import load_dist  # noqa: PLC0415
+
+    dist.prepare(tmp_path / "dist")
+    dist.save(tmp_path / "dist", dist.DistMetadata(plugin="gatewayd-plugin-example", version="v1.0.0",
+                                                   targets=[Target("linux", "amd64")], uncommitted=["main.go"]))
+    with pytest.raises(UserError, match=r"built from a work tree with uncommitted changes \(main.go\)"):
+        load_dist(PublishOptions(dists=[tmp_path / "dist"]))
+
+
+def test_extra_files_must_be_regular_files_or_directories(example_project: Path) -> None:
+    ctx = context(example_project, extra_files=[Path("/dev/null")])
+    with pytest.raises(UserError, match="extra file /dev/null is a character device; only regular files"):
+        stages.Validate().run(ctx)  # before anything is built
+
+
+def test_a_dist_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "dist").write_text("not a directory", encoding="utf-8")
+    with pytest.raises(UserError, match="is a file, not a directory"):
+        dist.prepare(tmp_path / "dist")

@@ -195,10 +195,20 @@ def test_command(test_args: str, coverprofile: Path | None, packages: list[str])
         if not any(arg.startswith("-covermode") for arg in extra):
             command.append("-covermode=atomic")
         command.append(f"-coverprofile={coverprofile}")
-    return [*command, *extra, *packages]
+    # The packages go before the user's flags: after a flag `go test` does not know (a typo such as -rase), it
+    # takes every later word as an argument for the test binary, so `./...` would silently become one.
+    return [*command, *packages, *extra]
 
 
-def run_tests(project: Path, test_args: str, coverprofile: Path | None, packages: list[str]) -> GoTestReport:
+def test_files(project: Path) -> int:
+    """How many ``*_test.go`` files the module has (vendor/, testdata/ and hidden folders do not count)."""
+    skipped = {"vendor", "testdata"}
+    return sum(1 for path in project.rglob("*_test.go")
+               if not any(part in skipped or part.startswith((".", "_")) for part in path.relative_to(project).parts))
+
+
+def run_tests(project: Path, test_args: str, coverprofile: Path | None, packages: list[str],
+              allow_no_tests: bool = False) -> GoTestReport:
     command = test_command(test_args, coverprofile, packages)
     actions_io.progress(f"$ {shlex.join(command)}")
     with subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -211,4 +221,8 @@ def run_tests(project: Path, test_args: str, coverprofile: Path | None, packages
         report.coverage = profile_coverage(coverprofile)
     if code != 0 and report.ok:
         report.build_errors.append(f"go test exited with status {code}")
+    if report.ok and not report.tests and not allow_no_tests and (files := test_files(project)):
+        report.build_errors.append(
+            f"go test ran no test, although the module has {files} *_test.go file(s): check test-args "
+            f"({test_args!r}) and the packages ({' '.join(packages)}); set allow-no-tests if that is intended")
     return report

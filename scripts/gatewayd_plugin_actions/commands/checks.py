@@ -53,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     test.add_argument("--coverprofile", type=Path, default=Path("profile.cov"), metavar="FILE",
                       help="coverage profile, relative to --project (default: profile.cov)")
     test.add_argument("--no-coverage", dest="coverage", action="store_false", help="skip the coverage profile")
+    test.add_argument("--allow-no-tests", action="store_true",
+                      help="pass when no test ran (by default that fails in a module with *_test.go files)")
     test.add_argument("packages", nargs="*", default=["./..."], help="packages (default: ./...)")
     test.set_defaults(func=run_go_test)
 
@@ -118,7 +120,7 @@ def run_govulncheck(args: argparse.Namespace) -> int:
 def run_go_test(args: argparse.Namespace) -> int:
     project = _project_dir(args)
     profile = (project / args.coverprofile).resolve() if args.coverage else None
-    report = gotest.run_tests(project, args.test_args, profile, args.packages)
+    report = gotest.run_tests(project, args.test_args, profile, args.packages, args.allow_no_tests)
     problems = gotest.failure_problems(report, project)
     actions_io.report(problems)
     coverage = "" if report.coverage is None else f"{report.coverage:.1f}"

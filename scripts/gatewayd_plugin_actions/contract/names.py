@@ -32,7 +32,8 @@ _BUILD_ID = r"[0-9A-Za-z-]+"
 SEMVER_RE = re.compile(
     rf"^(?P<major>{_NUM})\.(?P<minor>{_NUM})\.(?P<patch>{_NUM})"
     rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?"
-    rf"(?:\+(?P<build>{_BUILD_ID}(?:\.{_BUILD_ID})*))?$"
+    rf"(?:\+(?P<build>{_BUILD_ID}(?:\.{_BUILD_ID})*))?\Z",
+    re.ASCII,  # Go's semver takes ASCII digits only: "v1.0.1\u0663" is no version; \Z: no trailing newline either
 )
 INSTALL_URL_RE = re.compile(r"^github\.com/(?P<owner>[A-Za-z0-9-]+)/(?P<repo>[A-Za-z0-9-]+)@(?P<version>latest|v.+)$")
 CHECKSUM_LINE_RE = re.compile(r"^[0-9a-f]{64} [ *]\S+$")
@@ -56,6 +57,23 @@ def parse_install_url(url: str) -> re.Match[str] | None:
 
 def archive_name(plugin: str, target: Target, tag: str) -> str:
     return f"{plugin}-{target.goos}-{target.goarch}-{tag}{target.extension}"
+
+
+# A file name may have 255 bytes on every file system a runner uses; the packer writes "<name>.partial" first.
+NAME_MAX = 255
+PARTIAL_SUFFIX = ".partial"
+
+
+def archive_name_problem(plugin: str, targets: Sequence[Target], tag: str) -> str | None:
+    """Why an archive of this release cannot be written (its name too long for a file name), or None."""
+    longest = max((archive_name(plugin, target, tag) for target in targets), key=lambda n: len(n.encode()),
+                  default="")
+    size = len(longest.encode()) + len(PARTIAL_SUFFIX)
+    if size <= NAME_MAX:
+        return None
+    return (f"tag {tag[:40]}… ({len(tag)} characters) makes the archive name {size - len(PARTIAL_SUFFIX)} bytes "
+            f"long, over the {NAME_MAX - len(PARTIAL_SUFFIX)} a release asset file may have; shorten the tag's "
+            "prerelease or build part")
 
 
 def installer_matches_archive(asset_name: str, target: Target) -> bool:

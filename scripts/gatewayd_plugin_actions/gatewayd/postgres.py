@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+from gatewayd_plugin_actions import redaction
 from gatewayd_plugin_actions.errors import UserError
 
 READY_TIMEOUT = 30.0
@@ -86,8 +86,13 @@ class PostgresTarget:
 
 
 def redact(url: str) -> str:
-    """The URL with its password replaced, for messages and logs."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """The URL with its credentials replaced, for messages and logs (everything up to the last ``@``)."""
+    # The URL alone: everything between "://" and its last "@" goes, spaces included (a pasted password may
+    # hold any character); in free text redaction stops at whitespace instead.
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return redaction.redact_url(url)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -4,45 +4,16 @@ fields of GitHub's JSON that are read outside the client (``OWNER/NAME``, an ass
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 import requests
 
 from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.redaction import redact, register_secret
 
 JSON = dict[str, Any]
 
-# --------------------------------------------------------------------------------------------------
-# Secrets never leave this process in clear text.
-# --------------------------------------------------------------------------------------------------
-
-_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-_TOKEN_PATTERNS = re.compile(
-    r"(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|v1\.[0-9a-f]{40})")
-_AUTH_HEADER = re.compile(r"(authorization['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+|token\s+)?[^\s'\",}]+", re.IGNORECASE)
-_AUTH_SCHEME = re.compile(r"\b((?:bearer|token)\s+)[A-Za-z0-9_.\-]{20,}", re.IGNORECASE)
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret so :func:`redact` hides it. (No ``::add-mask::``: that would print it, and the
-    runner already masks the tokens it hands out.)"""
-    if value and len(value) >= 4:
-        with _SECRETS_LOCK:
-            _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret, token-looking string and Authorization value replaced."""
-    with _SECRETS_LOCK:
-        secrets = sorted(_SECRETS, key=len, reverse=True)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    text = _TOKEN_PATTERNS.sub("***", text)
-    text = _AUTH_HEADER.sub(r"\1***", text)
-    return _AUTH_SCHEME.sub(r"\1***", text)
-
+__all__ = ["JSON", "redact", "register_secret"]  # re-exported: the client registers its token here
 
 # --------------------------------------------------------------------------------------------------
 # Errors

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from typing import Any
 
-from gatewayd_plugin_actions import actions_io, contract
+from gatewayd_plugin_actions import actions_io, contract, userfiles
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.github.client import GitHubClient
 from gatewayd_plugin_actions.github.errors import JSON, GitHubError, redact, split_repository
@@ -57,6 +57,7 @@ from gatewayd_plugin_actions.semver import Version
 __all__ = ["PublishOptions", "preflight_repository", "require_token", "run_publish"]
 
 NOTES_LIMIT = 125_000
+NOTES_FILE_LIMIT = 16 * 1024 * 1024  # read at most this much of --notes-file; it is cut to NOTES_LIMIT anyway
 
 
 def truncate_notes(text: str, limit: int = NOTES_LIMIT) -> str:
@@ -139,10 +140,8 @@ class Publisher(PublishContext):
 
     def notes(self) -> str:
         if self.options.notes_file is not None:
-            try:
-                return truncate_notes(self.options.notes_file.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise UserError(f"--notes-file {self.options.notes_file}: {exc.strerror}") from None
+            path = self.options.notes_file
+            return truncate_notes(userfiles.read_text(path, "the --notes-file", NOTES_FILE_LIMIT, str(path)))
         previous = previous_tag(self.published_tags or [], self.dist.version)
         try:
             body = self.client.generate_notes(self.owner, self.repo, self.tag, previous,

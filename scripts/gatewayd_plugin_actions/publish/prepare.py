@@ -30,6 +30,11 @@ def load_dist(options: PublishOptions) -> Dist:
     else:
         path = parts[0]
     meta = dist.require(path)
+    if meta.uncommitted:
+        shown = ", ".join(meta.uncommitted[:5]) + (f" and {len(meta.uncommitted) - 5} more"
+                                                   if len(meta.uncommitted) > 5 else "")
+        raise UserError(f"{path} was built from a work tree with uncommitted changes ({shown}), so it is not what "
+                        "the tag holds; commit them, tag that commit and build again")
     tag = options.tag or meta.version
     version = Version.parse(tag)
     if meta.version != tag:

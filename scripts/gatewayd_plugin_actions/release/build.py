@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, dist
 from gatewayd_plugin_actions.contract import sha256_file
-from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.errors import Problem, UserError, shorten
 from gatewayd_plugin_actions.gotools import go_binary
 from gatewayd_plugin_actions.release.context import Binary, ReleaseContext
 from gatewayd_plugin_actions.targets import Target
@@ -92,6 +93,27 @@ def resolve_version_variable(project: Path, requested: str | None) -> str | None
     return requested
 
 
+def check_extra_ldflags(extra: str, version_variable: str | None) -> None:
+    """Refuse ``--ldflags`` that cannot be split, or that set the version variable: the linker keeps the last
+    ``-X``, so the archive named after the tag would hold a binary that reports another version."""
+    try:
+        words = shlex.split(extra)
+    except ValueError as exc:
+        raise UserError(f"--ldflags {shorten(extra, 200)!r} cannot be split ({exc}); quote it as a shell "
+                        "would") from None
+    for index, word in enumerate(words):
+        if word in ("-X", "--X"):
+            setting = words[index + 1] if index + 1 < len(words) else ""
+        elif word.startswith(("-X=", "--X=")):
+            setting = word.split("=", 1)[1]
+        else:
+            continue
+        name = setting.split("=", 1)[0]
+        if version_variable is not None and name == version_variable:
+            raise UserError(f"--ldflags sets {name} ({shorten(setting, 80)!r}), the version variable the release "
+                            f"injects from the tag; remove that -X from --ldflags: the tag decides the version")
+
+
 def ldflags(ctx: ReleaseContext) -> str:
     flags = ["-s", "-w"]
     if ctx.version_variable and ctx.version is not None:
@@ -133,7 +155,13 @@ def build_target(ctx: ReleaseContext, target: Target) -> Binary:
         tail = "\n".join(lines[-15:])
         first = next((ln for ln in lines if ln.strip() and not ln.startswith(("go: downloading", "\t", "#"))), "")
         hint = ""
-        if "missing go.sum entry" in result.stderr or "updates to go.mod needed" in result.stderr:
+        if "usage: link" in result.stderr or "flag provided but not defined" in result.stderr:
+            # The linker prints its whole usage; the one line that matters names the flag, we name the input.
+            first = next((ln for ln in lines if "flag provided but not defined" in ln or "invalid" in ln), first)
+            hint = (f"; the Go linker refused --ldflags {shorten(ctx.options.extra_ldflags, 200)!r}: check it "
+                    "against `go tool link -help`")
+            tail = first
+        elif "missing go.sum entry" in result.stderr or "updates to go.mod needed" in result.stderr:
             hint = ("; go.mod/go.sum are not tidy: run `go mod tidy` and commit both "
                     "(the release builds exactly what is committed)")
         raise UserError(f"go build failed for {target}:\n{tail}{hint}",

@@ -62,6 +62,7 @@ class ReleaseContext:
     manifest: Manifest | None = None
     version: Version | None = None
     commit: str | None = None
+    uncommitted: list[str] = field(default_factory=list)  # the work tree's changes against the commit
     source_date_epoch: int = 0
     version_variable: str | None = None
     binaries: list[Binary] = field(default_factory=list)

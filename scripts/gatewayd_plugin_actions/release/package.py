@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, contract
+from gatewayd_plugin_actions import actions_io, contract, userfiles
 from gatewayd_plugin_actions.contract import sha256_file
 from gatewayd_plugin_actions.dist import Archive
 from gatewayd_plugin_actions.errors import UserError
@@ -46,7 +46,7 @@ class Entry:
         return self.source.stat().st_size if self.source else 0
 
 
-def _extra_entries(path: Path, project: Path) -> list[Entry]:
+def extra_entries(path: Path, project: Path) -> list[Entry]:
     """A file goes to the archive root by its base name; a directory keeps its tree (dirs before files)."""
     source = path if path.is_absolute() else project / path
     if not source.exists():
@@ -55,6 +55,9 @@ def _extra_entries(path: Path, project: Path) -> list[Entry]:
         raise UserError(f"extra file {path} is a symlink; the installer cannot extract links")
     if source.is_file():
         return [Entry(source.name, source, executable=bool(source.stat().st_mode & 0o111))]
+    if not source.is_dir():
+        raise UserError(f"extra file {path} is {userfiles.kind_of(source.stat().st_mode)}; only regular files and "
+                        "directories can be archived")
     entries = [Entry(source.name + "/", is_dir=True)]
     for child in sorted(source.rglob("*")):
         relative = f"{source.name}/{child.relative_to(source).as_posix()}"
@@ -62,6 +65,9 @@ def _extra_entries(path: Path, project: Path) -> list[Entry]:
             raise UserError(f"{child} is a symlink; the installer cannot extract links")
         if child.is_dir():
             entries.append(Entry(relative + "/", is_dir=True))
+        elif not child.is_file():
+            raise UserError(f"{child} is {userfiles.kind_of(child.stat().st_mode)}; only regular files and "
+                            "directories can be archived")
         else:
             entries.append(Entry(relative, child, executable=bool(child.stat().st_mode & 0o111)))
     return entries
@@ -76,7 +82,7 @@ def archive_entries(ctx: ReleaseContext, binary: Binary) -> list[Entry]:
             Entry(contract.MANIFEST_FILE, ctx.manifest.path)]
     rest += [Entry(f, project / f) for f in STANDARD_FILES if (project / f).is_file()]
     for extra in ctx.options.extra_files:
-        rest += _extra_entries(extra, project)
+        rest += extra_entries(extra, project)
     names = [e.name for e in rest]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -145,7 +151,7 @@ def package_target(ctx: ReleaseContext, binary: Binary) -> Archive:
     if oversized:
         raise UserError(f"{', '.join(oversized)} exceed 100 MiB; `gatewayd plugin install` truncates such members")
     started = time.monotonic()
-    tmp = path.with_name(path.name + ".partial")
+    tmp = path.with_name(path.name + contract.PARTIAL_SUFFIX)
     if binary.target.goos == "windows":
         write_zip(tmp, entries, ctx.source_date_epoch)
     else:

@@ -22,14 +22,20 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from gatewayd_plugin_actions import actions_io, dist, gotools, verify
+from gatewayd_plugin_actions import actions_io, contract, dist, gotools, verify
 from gatewayd_plugin_actions.contract import MANIFEST_FILE, sha256_file
 from gatewayd_plugin_actions.dist import Archive
-from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.manifest import load_manifest
 from gatewayd_plugin_actions.release import build, package
 from gatewayd_plugin_actions.release.context import Binary, Options, ReleaseContext
-from gatewayd_plugin_actions.release.version import head_commit, resolve_version, source_date_epoch
+from gatewayd_plugin_actions.release.version import (
+    head_commit,
+    ignored_tags_on_head,
+    resolve_version,
+    source_date_epoch,
+    uncommitted_paths,
+)
 from gatewayd_plugin_actions.semver import Version
 from gatewayd_plugin_actions.stage import Stage, run_stages
 from gatewayd_plugin_actions.targets import Target, host_target
@@ -46,6 +52,8 @@ class Validate:
         manifest, problems = load_manifest(ctx.options.project / MANIFEST_FILE, repository)
         actions_io.report([p for p in problems if p.severity == "warning"])
         ctx.manifest = manifest
+        for extra in ctx.options.extra_files:  # a missing file or a device fails now, not after every build
+            package.extra_entries(extra, ctx.options.project)
         actions_io.progress(f"  validated {manifest.display}: plugin {manifest.plugin_name}")
 
 
@@ -58,15 +66,39 @@ class ResolveVersion:
     def run(self, ctx: ReleaseContext) -> None:
         project = ctx.options.project
         ctx.version = resolve_version(project, ctx.options.version, ctx.options.snapshot)
+        if (too_long := contract.archive_name_problem(ctx.plugin_name, ctx.options.targets, ctx.tag)) is not None:
+            raise UserError(too_long)
+        for ignored in ignored_tags_on_head(project):
+            actions_io.notice(f"tag {ignored!r} on HEAD is not 'v' + semver, so it is not a release version (the "
+                              f"installer resolves only such tags); this build is {ctx.tag}. Tag v{ignored} instead "
+                              "if that was meant")
         ctx.commit = head_commit(project)
+        ctx.uncommitted = check_uncommitted(ctx)
         ctx.source_date_epoch = source_date_epoch(project)
         ctx.version_variable = build.resolve_version_variable(project, ctx.options.version_variable)
+        build.check_extra_ldflags(ctx.options.extra_ldflags, ctx.version_variable)
         injected = f"-X {ctx.version_variable}={ctx.version.number}" if ctx.version_variable else "no -X"
         actions_io.progress(f"  version {ctx.tag}{' (prerelease)' if ctx.version.is_prerelease else ''}; "
                             f"{injected}")
         if ctx.version_variable is None:
             actions_io.notice("no plugin.Version variable found: the plugin cannot report its release version; "
                               "add `var Version = \"0.0.0\"` to package plugin or pass --version-variable")
+
+
+def check_uncommitted(ctx: ReleaseContext) -> list[str]:
+    """A release is built from its tagged commit: refused with uncommitted changes. Anything else (a snapshot,
+    a split build) is warned about, and the dist records the changes so `publish` refuses it."""
+    paths = uncommitted_paths(ctx.options.project, ctx.options.dist)
+    if not paths:
+        return []
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    if ctx.publishing is not None:
+        raise UserError(f"the work tree has uncommitted changes ({shown}): a release is built from the tagged "
+                        "commit alone; commit or stash them (release --snapshot builds them, marked as such)")
+    actions_io.report([Problem(f"the work tree has uncommitted changes ({shown}): this dist differs from what CI "
+                               "builds of this commit; it is marked as such and `publish` will refuse it",
+                               severity="warning")])
+    return paths
 
 
 @dataclass(frozen=True)
@@ -131,6 +163,7 @@ class RestoreBuild:
         ctx.commit = meta.commit
         ctx.version_variable = meta.version_variable
         ctx.source_date_epoch = meta.source_date_epoch
+        ctx.uncommitted = list(meta.uncommitted)
         for staged in meta.binaries:
             binary_path = path / staged.path
             if not binary_path.is_file():
@@ -303,7 +336,7 @@ def dist_metadata(ctx: ReleaseContext) -> dist.DistMetadata:
     return dist.DistMetadata(
         plugin=ctx.plugin_name, version=ctx.tag, targets=list(ctx.options.targets),
         prerelease=ctx.version.is_prerelease, commit=ctx.commit, source_date_epoch=ctx.source_date_epoch,
-        version_variable=ctx.version_variable, archives=list(ctx.archives),
+        version_variable=ctx.version_variable, archives=list(ctx.archives), uncommitted=list(ctx.uncommitted),
         binaries=[dist.StagedBinary(b.target, b.path.relative_to(ctx.options.dist).as_posix(), b.sha256, b.size)
                   for b in ctx.binaries])
 

@@ -16,17 +16,52 @@ from gatewayd_plugin_actions.errors import UserError
 from gatewayd_plugin_actions.semver import Version
 
 
-def _git(project: Path, *args: str) -> str | None:
+def _git_raw(project: Path, *args: str) -> str | None:
     try:
         result = subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True, check=False)
     except FileNotFoundError:
         return None
-    return result.stdout.strip() if result.returncode == 0 else None
+    return result.stdout if result.returncode == 0 else None
+
+
+def _git(project: Path, *args: str) -> str | None:
+    out = _git_raw(project, *args)
+    return out.strip() if out is not None else None
 
 
 def tags_on_head(project: Path) -> list[Version]:
-    out = _git(project, "tag", "--points-at", "HEAD") or ""
-    return sorted(Version.parse(t) for t in out.split() if contract.is_valid_tag(t))
+    return sorted(Version.parse(t) for t in _head_tags(project) if contract.is_valid_tag(t))
+
+
+def _head_tags(project: Path) -> list[str]:
+    return (_git(project, "tag", "--points-at", "HEAD") or "").split()
+
+
+def ignored_tags_on_head(project: Path) -> list[str]:
+    """Tags on HEAD that are not ``v`` + semver: never a release version (``9.9.9``, ``release-1``)."""
+    return [t for t in _head_tags(project) if not contract.is_valid_tag(t)]
+
+
+def uncommitted_paths(project: Path, dist: Path) -> list[str]:
+    """Tracked changes and untracked (not ignored) files, minus the dist itself: what makes a build differ from
+    the one CI makes of the same commit. Empty outside a git repository (nothing to compare with)."""
+    out = _git_raw(project, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    if not out:
+        return []
+    try:
+        inside = dist.resolve().relative_to(Path(_git(project, "rev-parse", "--show-toplevel") or project).resolve())
+    except ValueError:
+        inside = None
+    paths = []
+    records = iter(out.split("\0"))
+    for record in records:
+        status, path = record[:2], record[3:]
+        if status[:1] in ("R", "C"):
+            next(records, None)  # a rename's or copy's second record is its source path
+        if not path or (inside is not None and (path == inside.as_posix() or path.startswith(f"{inside.as_posix()}/"))):
+            continue
+        paths.append(path)
+    return sorted(set(paths))
 
 
 def resolve_version(project: Path, explicit: str | None, snapshot: bool) -> Version:
