@@ -187,14 +187,15 @@ def test_a_snapshot_of_a_dirty_tree_warns_and_is_marked(example_project: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     (example_project / "main.go").write_text("// edited\n" + (example_project / "main.go").read_text("utf-8"),
                                              encoding="utf-8")
-    (example_project / "notes.txt").write_text("new\n", encoding="utf-8")
+    (example_project / "plugin" / "extra.go").write_text("package plugin\n", encoding="utf-8")
+    (example_project / "profile.cov").write_text("mode: atomic\n", encoding="utf-8")  # not a build input
     (example_project / "dist").mkdir()
     (example_project / "dist" / "leftover").write_text("x", encoding="utf-8")  # the dist itself never counts
     ctx = context(example_project, snapshot=True)
     resolve_version(ctx)
-    assert ctx.uncommitted == ["main.go", "notes.txt"]
-    assert "uncommitted changes (main.go, notes.txt)" in capsys.readouterr().err
-    assert stages.dist_metadata(ctx).uncommitted == ["main.go", "notes.txt"]
+    assert ctx.uncommitted == ["main.go", "plugin/extra.go"]
+    assert "uncommitted changes (main.go, plugin/extra.go)" in capsys.readouterr().err
+    assert stages.dist_metadata(ctx).uncommitted == ["main.go", "plugin/extra.go"]
 
 
 def test_a_release_of_a_dirty_tree_is_refused(example_project: Path) -> None:

@@ -8,6 +8,7 @@ name assets after the wrong tag). Snapshots without a tag get ``<last tag>-snaps
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -42,10 +43,15 @@ def ignored_tags_on_head(project: Path) -> list[str]:
     return [t for t in _head_tags(project) if not contract.is_valid_tag(t)]
 
 
+# Untracked files count only when `go build` would read them: a coverage profile or a log that an earlier
+# step (the test action's profile.cov) left in the work tree changes nothing in the dist.
+_BUILD_INPUT = re.compile(r"(\.(go|s|c|h|cc|cpp|syso)|(^|/)go\.(mod|sum|work))$")
+
+
 def uncommitted_paths(project: Path, dist: Path) -> list[str]:
-    """Tracked changes and untracked (not ignored) files, minus the dist itself: what makes a build differ from
-    the one CI makes of the same commit. Empty outside a git repository (nothing to compare with)."""
-    out = _git_raw(project, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    """Tracked changes under the project and untracked Go build inputs, minus the dist itself: what makes a
+    build differ from the one CI makes of the same commit. Empty outside a git repository."""
+    out = _git_raw(project, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".")
     if not out:
         return []
     try:
@@ -58,6 +64,8 @@ def uncommitted_paths(project: Path, dist: Path) -> list[str]:
         status, path = record[:2], record[3:]
         if status[:1] in ("R", "C"):
             next(records, None)  # a rename's or copy's second record is its source path
+        if status == "??" and not _BUILD_INPUT.search(path):
+            continue
         if not path or (inside is not None and (path == inside.as_posix() or path.startswith(f"{inside.as_posix()}/"))):
             continue
         paths.append(path)
