@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from gatewayd_plugin_actions import contract
 from gatewayd_plugin_actions.errors import UserError
 from gatewayd_plugin_actions.gatewayd import configs, diagnose, postgres, program
 from gatewayd_plugin_actions.goplugin import socket_dir
@@ -26,6 +27,7 @@ from gatewayd_plugin_actions.integration import engine, sql
 from gatewayd_plugin_actions.manifest import parse_seconds
 from tests.conftest import CLI, EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin, git_init
 from tests.fakes.fake_github import FakeGitHub
+from tests.fixtures.go import patch_plugin_variant
 from tests.gatewayd.test_download import gatewayd_release_assets
 
 pytestmark = [pytest.mark.gatewayd, pytest.mark.postgres]
@@ -467,3 +469,28 @@ def test_known_gatewayd_race_is_told_apart_from_a_plugin_crash() -> None:
     assert not diagnose.known_gatewayd_race(program.parse_log(crashed + V0_10_3_PANIC), PLUGIN)
     other = V0_10_3_PANIC.replace("network.(*Client).Receive", "plugin.(*Registry).Run")
     assert not diagnose.known_gatewayd_race(program.parse_log(other), PLUGIN)
+
+
+def test_a_refused_cookie_blames_the_env_only_when_the_env_is_wrong() -> None:
+    """Before: always "plugins[0].env needs MAGIC_COOKIE_…", even when the env was right and main.go compiled
+    in another HandshakeConfig."""
+    log = ("2026-01-01T00:00:00.1Z ERR Failed to start plugin error=\"failed to start plugin, OriginalError: "
+           "Unrecognized remote plugin message: This binary is a plugin.\" group=default name=p\n")
+    lines = program.parse_log(log)
+    right = [f"MAGIC_COOKIE_KEY={contract.MAGIC_COOKIE_KEY}", f"MAGIC_COOKIE_VALUE={contract.MAGIC_COOKIE_VALUE}"]
+    compiled = diagnose.why_not_loaded(lines, "p", right)
+    assert "although plugins[0].env passes the right magic cookie: the HandshakeConfig compiled into the " \
+           "binary (main.go)" in compiled
+    for env in (None, right[:1], [right[0], "MAGIC_COOKIE_VALUE=wrong"]):
+        assert "plugins[0].env needs MAGIC_COOKIE_KEY=GATEWAYD_PLUGIN" in diagnose.why_not_loaded(lines, "p", env)
+
+
+def test_a_cookie_compiled_wrong_in_main_go_is_blamed_on_main_go(runner: Runner, project: Path,
+                                                                 gatewayd_binaries: dict[str, Path],
+                                                                 postgres_server: postgres.LocalServer) -> None:
+    patch_plugin_variant(project, "wrong-cookie")
+    result = runner(project, "--gatewayd-binary", gatewayd_binaries["v0.11.1"],
+                    "--postgres-url", postgres_server.target.url(), *FAST)
+    line = failure_reason(result)
+    assert "HandshakeConfig compiled into the binary (main.go)" in line, line
+    assert "plugins[0].env needs" not in line, line

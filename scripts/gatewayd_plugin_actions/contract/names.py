@@ -143,6 +143,12 @@ def check_checksums(checksums_text: str, archive_sha256: dict[str, str], where: 
         if text and not CHECKSUM_LINE_RE.match(text):
             problems.append(Problem(
                 f"line is not GNU sha256sum format '<64 lowercase hex>  <name>': {text[:80]!r}", where, number))
+        elif text and (name := text[66:]) not in archive_sha256:
+            # The installer only looks for a line *containing* its archive's name, so "….tar.gzx" passes it;
+            # `sha256sum -c` and every other reader fail on a line for a file the release does not have.
+            problems.append(Problem(f"line names {name[:100]!r}, which is not an archive of this release "
+                                    "(`sha256sum -c checksums.txt` fails on it); checksums.txt lists exactly the "
+                                    "archives: rebuild the dist", where, number))
     for asset, sha in sorted(archive_sha256.items()):
         mentioning = [ln for ln in checksums_text.split("\n") if asset in ln]
         found = installer_checksum_for(checksums_text, asset)

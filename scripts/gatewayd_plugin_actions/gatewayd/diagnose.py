@@ -31,8 +31,22 @@ def relevant_lines(lines: list[program.LogLine], plugin: str) -> list[str]:
     return picked[-MAX_LOG_LINES:]
 
 
-def why_not_loaded(lines: list[program.LogLine], plugin: str) -> str:
-    """One line: why GatewayD did not load the plugin, from its own log."""
+def cookie_hint(plugin_env: list[str] | None) -> str:
+    """Why go-plugin refused the cookie: the env GatewayD passed (``plugins[0].env`` as configured), or, when
+    that is right, the HandshakeConfig compiled into the binary."""
+    wanted = {"MAGIC_COOKIE_KEY": contract.MAGIC_COOKIE_KEY, "MAGIC_COOKIE_VALUE": contract.MAGIC_COOKIE_VALUE}
+    given = dict(str(item).partition("=")[::2] for item in plugin_env or [])
+    if plugin_env is not None and all(given.get(k) == v for k, v in wanted.items()):
+        return ("; the plugin refused to serve although plugins[0].env passes the right magic cookie: the "
+                "HandshakeConfig compiled into the binary (main.go) must use the SDK's values (v1.Handshake, or "
+                "MAGIC_COOKIE_KEY and MAGIC_COOKIE_VALUE read from the env)")
+    return ("; the plugin refused to serve: no or wrong magic cookie (plugins[0].env needs "
+            f"MAGIC_COOKIE_KEY={contract.MAGIC_COOKIE_KEY} and MAGIC_COOKIE_VALUE=…)")
+
+
+def why_not_loaded(lines: list[program.LogLine], plugin: str, plugin_env: list[str] | None = None) -> str:
+    """One line: why GatewayD did not load the plugin, from its own log (``plugin_env``: the env GatewayD was
+    configured to pass it, when known)."""
     about = plugin_lines(lines, plugin)
     texts = " ".join(ln.text for ln in about)
     failed = next((ln for ln in about if ln.message == "Failed to start plugin"), None)
@@ -45,8 +59,7 @@ def why_not_loaded(lines: list[program.LogLine], plugin: str) -> str:
         if extra:
             reason += " " + extra[0]
     if any(m in texts for m in contract.COOKIE_REFUSAL_MARKERS):
-        reason += ("; the plugin refused to serve: no or wrong magic cookie (plugins[0].env needs "
-                   f"MAGIC_COOKIE_KEY={contract.MAGIC_COOKIE_KEY} and MAGIC_COOKIE_VALUE=…)")
+        reason += cookie_hint(plugin_env)
     elif "checksums did not match" in texts:
         reason += "; the checksum in gatewayd_plugins.yaml is not the sha256 of localPath"
     exited = next((ln for ln in about if ln.message == "plugin process exited" and ln.level == "ERR"), None)

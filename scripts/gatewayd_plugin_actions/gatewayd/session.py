@@ -34,7 +34,13 @@ from typing import Any
 from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.gatewayd import diagnose, download, postgres, program
-from gatewayd_plugin_actions.gatewayd.configs import Ports, global_config, plugins_config, self_signed_cert
+from gatewayd_plugin_actions.gatewayd.configs import (
+    Ports,
+    global_config,
+    plugins_config,
+    round_trip_yaml,
+    self_signed_cert,
+)
 from gatewayd_plugin_actions.goplugin import parse_plugin_env, socket_dir
 
 HOOK_NAMES = {
@@ -133,6 +139,7 @@ class Session:
     root: Path  # the temp dir; removed at the end
     sockets: Path  # TMPDIR of GatewayD and the plugin: go-plugin's unix sockets land here
     report: RunReport = field(default_factory=RunReport)
+    plugin_env: list[str] | None = None  # plugins[0].env as configured for GatewayD: what the plugin is given
 
     @property
     def work(self) -> Path:
@@ -204,6 +211,8 @@ def write_configs(run: Session, gatewayd_bin: Path, plugin: PluginUnderTest, loc
                               parse_plugin_env(opts.plugin_env), args, opts.health_check_period)
         plugins_path = run.work / "gatewayd_plugins.yaml"
         plugins_path.write_text(text, encoding="utf-8")
+        configured = round_trip_yaml().load(text)["plugins"][0].get("env")
+        run.plugin_env = [str(item) for item in configured] if isinstance(configured, list) else []
         cert, key = self_signed_cert(run.root)
         ports = Ports.pick()
         config_path = run.work / "gatewayd.yaml"
@@ -246,8 +255,9 @@ def check_loaded(run: Session, process: program.GatewayDProcess) -> None:
     if entry is None or not ready:
         missing = " and ".join(x for x, gone in (("not listed by GetPlugins", entry is None),
                                                  (f"no '{program.READY_MARKER}' logged", not ready)) if gone)
+        reason = diagnose.why_not_loaded(lines, plugin, run.plugin_env)
         raise PluginRunFailed(f"plugin {plugin} did not load in {run.report.gatewayd_version} ({missing}): "
-                         f"{diagnose.why_not_loaded(lines, plugin)}", diagnose.relevant_lines(lines, plugin))
+                              f"{reason}", diagnose.relevant_lines(lines, plugin))
     run.report.plugin_version = str(entry["id"].get("version", ""))
     run.report.hooks = [int(h) for h in entry.get("hooks") or [] if str(h).isdigit()]
     actions_io.progress(f"  loaded: {plugin} {run.report.plugin_version or '(no version)'}, hooks "
