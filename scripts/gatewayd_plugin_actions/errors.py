@@ -24,6 +24,12 @@ def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
+def first_few(items: list[str], limit: int = 5) -> str:
+    """``a, b, c and 4 more``: a list named in a message without flooding it."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
 @dataclass(frozen=True)
 class Problem:
     message: str

@@ -248,8 +248,7 @@ def _load(path: Path, display: str, data: bytes | None) -> Any:
     except UnicodeDecodeError as exc:
         # Point at the line of the first bad byte: "cannot read: 'utf-8' codec can't decode…" alone says neither
         # where nor what to do.
-        bad_line = exc.object[: exc.start].count(b"\n") + 1
-        bad = exc.object[exc.start:exc.start + 1].hex()
+        bad_line, bad = userfiles.first_bad_byte(exc)
         problem = Problem(f"not UTF-8: byte 0x{bad} cannot be decoded ({exc.reason}); GatewayD reads this file as "
                           "UTF-8, so save it in that encoding", display, bad_line)
         raise UserError(str(problem), [problem]) from None

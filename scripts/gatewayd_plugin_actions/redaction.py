@@ -26,9 +26,12 @@ def register_secret(value: str | None) -> None:
             _SECRETS.add(value)
 
 
-def redact_url(text: str) -> str:
-    """Only the URL rule: ``postgres://u:p@ss@host/db`` → ``postgres://***@host/db``."""
-    return _URL_CREDENTIALS.sub(r"\1***@", text)
+def redact_url(url: str) -> str:
+    """A URL given alone (an input, not free text): everything between ``://`` and its last ``@`` goes, spaces
+    included, as a pasted password may hold any character: ``postgres://u:p@ss@host/db`` →
+    ``postgres://***@host/db``. In free text, :func:`redact` stops at whitespace instead."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}" if sep and "@" in rest else url
 
 
 def redact(text: str) -> str:
@@ -38,7 +41,7 @@ def redact(text: str) -> str:
         secrets = sorted(_SECRETS, key=len, reverse=True)
     for secret in secrets:
         text = text.replace(secret, "***")
-    text = redact_url(text)
+    text = _URL_CREDENTIALS.sub(r"\1***@", text)
     text = _TOKEN_PATTERNS.sub("***", text)
     text = _AUTH_HEADER.sub(r"\1***", text)
     return _AUTH_SCHEME.sub(r"\1***", text)

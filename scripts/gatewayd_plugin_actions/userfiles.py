@@ -55,6 +55,11 @@ def read_bytes(path: Path, what: str, limit: int, display: str | None = None) ->
     raise UserError(str(problem), [problem])
 
 
+def first_bad_byte(exc: UnicodeDecodeError) -> tuple[int, str]:
+    """(line number, hex) of the byte UTF-8 could not decode: where to look, and what is there."""
+    return exc.object[: exc.start].count(b"\n") + 1, exc.object[exc.start:exc.start + 1].hex()
+
+
 def read_text(path: Path, what: str, limit: int, display: str | None = None) -> str:
     """``read_bytes`` decoded as UTF-8; a file in another encoding is one error naming the line of the first bad
     byte."""
@@ -63,7 +68,6 @@ def read_text(path: Path, what: str, limit: int, display: str | None = None) -> 
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        problem = Problem(f"{what} is not UTF-8: byte 0x{data[exc.start:exc.start + 1].hex()} cannot be decoded; "
-                          "save it as UTF-8", display, line)
+        line, bad = first_bad_byte(exc)
+        problem = Problem(f"{what} is not UTF-8: byte 0x{bad} cannot be decoded; save it as UTF-8", display, line)
         raise UserError(str(problem), [problem]) from None

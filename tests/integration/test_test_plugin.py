@@ -323,9 +323,10 @@ def test_plugins_config_keeps_comments_and_merges_overrides(tmp_path: Path) -> N
     manifest.write_text((EXAMPLE_PLUGIN / "gatewayd_plugin.yaml").read_text() + (
         "  - name: other\n    enabled: true\n    localPath: x\n    url: github.com/o/other\n    args: []\n"
         "    env: []\n    checksum: x\n"))
-    text = configs.plugins_config(manifest, "./plugins/p", "ab" * 32,
-                                            [("EXTRA", "1"), ("MAGIC_COOKIE_KEY", "K")], ["--log-level", "debug"],
-                                            "250ms")
+    text, env = configs.plugins_config(manifest, "./plugins/p", "ab" * 32,
+                                       [("EXTRA", "1"), ("MAGIC_COOKIE_KEY", "K")], ["--log-level", "debug"],
+                                       "250ms")
+    assert env[0] == "MAGIC_COOKIE_KEY=K" and env[-1] == "EXTRA=1"  # what GatewayD will give the plugin
     assert "# The go-plugin handshake: without these two the plugin refuses to start." in text
     assert "localPath: ./plugins/p" in text and "ab" * 32 in text
     assert "healthCheckPeriod: 250ms" in text
@@ -339,7 +340,7 @@ def test_generated_plugins_config_passes_and_a_broken_one_fails_real_lint(tmp_pa
                                                                           gatewayd_binaries: dict[str, Path]) -> None:
     manifest = EXAMPLE_PLUGIN / "gatewayd_plugin.yaml"
     good = tmp_path / "gatewayd_plugins.yaml"
-    good.write_text(configs.plugins_config(manifest, "./p", "ab" * 32, [], None, "1s"))
+    good.write_text(configs.plugins_config(manifest, "./p", "ab" * 32, [], None, "1s")[0])
     bad = tmp_path / "bad_plugins.yaml"
     bad.write_text("compatibilityPolicy: strict\n" + good.read_text())
     for version, binary in sorted(gatewayd_binaries.items()):

@@ -27,8 +27,9 @@ def round_trip_yaml() -> YAML:
 
 
 def plugins_config(manifest_path: Path, local_path: str, checksum: str, env: list[tuple[str, str]],
-                   args: list[str] | None, health_check_period: str) -> str:
-    """The plugin's own ``gatewayd_plugin.yaml``, round-tripped (comments kept), ready for ``gatewayd run -p``."""
+                   args: list[str] | None, health_check_period: str) -> tuple[str, list[str]]:
+    """The plugin's own ``gatewayd_plugin.yaml``, round-tripped (comments kept), ready for ``gatewayd run -p``;
+    and its ``plugins[0].env`` as configured (what GatewayD gives the plugin)."""
     yaml = round_trip_yaml()
     root = yaml.load(manifest_path.read_text(encoding="utf-8"))
     assert isinstance(root, CommentedMap)
@@ -50,7 +51,7 @@ def plugins_config(manifest_path: Path, local_path: str, checksum: str, env: lis
     root["healthCheckPeriod"] = health_check_period
     out = io.StringIO()
     yaml.dump(root, out)
-    return out.getvalue()
+    return out.getvalue(), [str(item) for item in entry_env]
 
 
 @dataclass(frozen=True)

@@ -87,11 +87,6 @@ class PostgresTarget:
 
 def redact(url: str) -> str:
     """The URL with its credentials replaced, for messages and logs (everything up to the last ``@``)."""
-    # The URL alone: everything between "://" and its last "@" goes, spaces included (a pasted password may
-    # hold any character); in free text redaction stops at whitespace instead.
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        return f"{scheme}://***@{rest.rpartition('@')[2]}"
     return redaction.redact_url(url)
 
 

@@ -34,13 +34,7 @@ from typing import Any
 from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.gatewayd import diagnose, download, postgres, program
-from gatewayd_plugin_actions.gatewayd.configs import (
-    Ports,
-    global_config,
-    plugins_config,
-    round_trip_yaml,
-    self_signed_cert,
-)
+from gatewayd_plugin_actions.gatewayd.configs import Ports, global_config, plugins_config, self_signed_cert
 from gatewayd_plugin_actions.goplugin import parse_plugin_env, socket_dir
 
 HOOK_NAMES = {
@@ -207,12 +201,10 @@ def write_configs(run: Session, gatewayd_bin: Path, plugin: PluginUnderTest, loc
     opts = run.options
     with run.stage("configs"):
         args = parse_plugin_args(opts.plugin_args)
-        text = plugins_config(plugin.manifest, local_path, opts.checksum or checksum,
+        text, run.plugin_env = plugins_config(plugin.manifest, local_path, opts.checksum or checksum,
                               parse_plugin_env(opts.plugin_env), args, opts.health_check_period)
         plugins_path = run.work / "gatewayd_plugins.yaml"
         plugins_path.write_text(text, encoding="utf-8")
-        configured = round_trip_yaml().load(text)["plugins"][0].get("env")
-        run.plugin_env = [str(item) for item in configured] if isinstance(configured, list) else []
         cert, key = self_signed_cert(run.root)
         ports = Ports.pick()
         config_path = run.work / "gatewayd.yaml"

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, contract, dist, verify
-from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.errors import UserError, first_few
 from gatewayd_plugin_actions.publish.context import Dist, PublishOptions
 from gatewayd_plugin_actions.semver import Version
 
@@ -31,9 +31,8 @@ def load_dist(options: PublishOptions) -> Dist:
         path = parts[0]
     meta = dist.require(path)
     if meta.uncommitted:
-        shown = ", ".join(meta.uncommitted[:5]) + (f" and {len(meta.uncommitted) - 5} more"
-                                                   if len(meta.uncommitted) > 5 else "")
-        raise UserError(f"{path} was built from a work tree with uncommitted changes ({shown}), so it is not what "
+        raise UserError(f"{path} was built from a work tree with uncommitted changes "
+                        f"({first_few(meta.uncommitted)}), so it is not what "
                         "the tag holds; commit them, tag that commit and build again")
     tag = options.tag or meta.version
     version = Version.parse(tag)

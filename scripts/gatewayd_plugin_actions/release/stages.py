@@ -25,7 +25,7 @@ from pathlib import Path
 from gatewayd_plugin_actions import actions_io, contract, dist, gotools, verify
 from gatewayd_plugin_actions.contract import MANIFEST_FILE, sha256_file
 from gatewayd_plugin_actions.dist import Archive
-from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.errors import Problem, UserError, first_few
 from gatewayd_plugin_actions.manifest import load_manifest
 from gatewayd_plugin_actions.release import build, package
 from gatewayd_plugin_actions.release.context import Binary, Options, ReleaseContext
@@ -91,7 +91,7 @@ def check_uncommitted(ctx: ReleaseContext) -> list[str]:
     paths = uncommitted_paths(ctx.options.project, ctx.options.dist)
     if not paths:
         return []
-    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    shown = first_few(paths)
     if ctx.publishing is not None:
         raise UserError(f"the work tree has uncommitted changes ({shown}): a release is built from the tagged "
                         "commit alone; commit or stash them (release --snapshot builds them, marked as such)")
