@@ -232,7 +232,8 @@ def test_test_plugin_and_release_actions(act: Path, scratch: Path, fake_github_w
     fake = fake_github_with_gatewayd
     workspace = make_workspace(scratch, "plugin.yaml")
     commit(workspace)
-    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url}
+    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url,
+           "GATEWAYD_RELEASES_API_URL": fake.api_url}
     run = run_act(act, workspace, "plugin.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN})
     assert run.returncode == 0, run.log[-8000:]
     assert ACT_TOKEN not in run.log
@@ -267,7 +268,8 @@ def test_release_action_gate_refuses_a_plugin_that_does_not_start(act: Path, scr
     for kind, folder in (("panic", "panics"), ("needs-env", "needs-env")):
         patch_plugin_variant(copy_plugin(EXAMPLE_PLUGIN, workspace / "examples" / folder), kind)
     commit(workspace)
-    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url}
+    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url,
+           "GATEWAYD_RELEASES_API_URL": fake.api_url}
     run = run_act(act, workspace, "gate.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN},
                   extra=["--concurrent-jobs", "1"])
     assert run.returncode != 0, run.log[-8000:]
@@ -328,7 +330,8 @@ def test_copied_templates_give_a_plugin_test_test_plugin_and_release(act: Path, 
                                                                      fake_github_two_gatewayds: FakeGitHub) -> None:
     fake = fake_github_two_gatewayds
     plugin, actions = make_plugin_repository(scratch, tag="v0.1.0")
-    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url, **shared_env(scratch)}
+    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url,
+           "GATEWAYD_RELEASES_API_URL": fake.api_url, **shared_env(scratch)}
     extra = ["--local-repository", f"{ACTIONS_REF}={actions}", "--concurrent-jobs", "1"]
 
     run = run_act(act, plugin, "test.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN}, extra=extra)

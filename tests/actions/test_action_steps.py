@@ -28,7 +28,8 @@ ACTIONS = {".": "gatewayd-plugin-actions", "test": "test", "test-plugin": "test-
 STEP_RUN = re.compile(r'^"\$GPA_PYTHON" -m gatewayd_plugin_actions step (?P<name>[a-z-]+)$')
 BOOTSTRAP_RUN = re.compile(r'^bash "\$GITHUB_ACTION_PATH/(\.\./)?scripts/bootstrap\.sh"( --probe)?$')
 # Read outside the step functions: by the interpreter lookup and by the GatewayD download (gatewayd/download.py).
-READ_ELSEWHERE = {"GPA_PYTHON", "GPA_GATEWAYD_TOKEN", "GPA_BOOTSTRAP_PYTHON"}
+READ_ELSEWHERE = {"GPA_PYTHON", "GPA_GATEWAYD_TOKEN", "GPA_GATEWAYD_API_URL", "GPA_WORKFLOW_TOKEN",
+                  "GPA_BOOTSTRAP_PYTHON"}
 
 
 def load_action(folder: str) -> dict[str, Any]:

@@ -81,7 +81,7 @@ def test_downloads_verifies_extracts_and_caches(gatewayd_github: FakeGitHub, tmp
                             assets=gatewayd_release_assets(FAKE_BINARY + b"# old\n", "v0.10.3", tmp_path / "old"))
     gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "new"))
-    env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {"GPA_GATEWAYD_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     got = download.fetch("latest", client=client_for(gatewayd_github), env=env)
     assert (got.tag, got.source, got.archive) == ("v0.11.1", "download", f"gatewayd-{HOST.slug}-v0.11.1.tar.gz")
     assert got.path.read_bytes() == FAKE_BINARY
@@ -101,7 +101,7 @@ def test_downloads_verifies_extracts_and_caches(gatewayd_github: FakeGitHub, tmp
 def test_tool_cache_layout_on_actions(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
     gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel"))
-    env = {"GITHUB_API_URL": gatewayd_github.api_url, "RUNNER_TOOL_CACHE": str(tmp_path / "tools")}
+    env = {"GPA_GATEWAYD_API_URL": gatewayd_github.api_url, "RUNNER_TOOL_CACHE": str(tmp_path / "tools")}
     got = download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     arch = {"amd64": "x64"}.get(HOST.goarch, HOST.goarch)
     assert got.path == tmp_path / "tools/gatewayd/0.11.1" / arch / "gatewayd"
@@ -111,7 +111,7 @@ def test_tool_cache_layout_on_actions(gatewayd_github: FakeGitHub, tmp_path: Pat
 def test_corrupt_cache_is_downloaded_again(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
     gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel"))
-    env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {"GPA_GATEWAYD_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     got = download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     got.path.write_bytes(b"truncated")
     again = download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
@@ -127,7 +127,7 @@ def test_checksum_problems_are_hard_errors(gatewayd_github: FakeGitHub, tmp_path
                                            message: str) -> None:
     gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel", tamper=tamper))
-    env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {"GPA_GATEWAYD_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     with pytest.raises(UserError) as info:
         download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
     assert info.value.message.startswith(message.format(slug=HOST.slug))
@@ -137,7 +137,7 @@ def test_checksum_problems_are_hard_errors(gatewayd_github: FakeGitHub, tmp_path
 
 
 def test_missing_release_and_bad_tag(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
-    env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {"GPA_GATEWAYD_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     with pytest.raises(UserError, match=r"GatewayD release v9\.9\.9 not found in gatewayd-io/gatewayd"):
         download.fetch("v9.9.9", client=client_for(gatewayd_github), env=env)
     with pytest.raises(UserError, match="has no latest release"):
@@ -149,6 +149,57 @@ def test_missing_release_and_bad_tag(gatewayd_github: FakeGitHub, tmp_path: Path
 def test_release_without_an_archive_for_this_machine(gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
     gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.11.1",
                             assets=gatewayd_release_assets(FAKE_BINARY, "v0.11.1", tmp_path / "rel", targets=(OTHER,)))
-    env = {"GITHUB_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {"GPA_GATEWAYD_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     with pytest.raises(UserError, match=f"has no release asset for {HOST}"):
         download.fetch("v0.11.1", client=client_for(gatewayd_github), env=env)
+
+
+# --- which server, which token: github.com's API, and a GHES token never leaves GHES ---------------------
+
+GHES = "https://ghes.corp.example/api/v3"
+
+
+@pytest.mark.parametrize(("env", "api_url", "token"), [
+    ({}, "https://api.github.com", None),
+    ({"GITHUB_TOKEN": "wf-token-1234"}, "https://api.github.com", "wf-token-1234"),  # github.com: same server
+    ({"GITHUB_API_URL": GHES, "GITHUB_TOKEN": "ghes-token-1234"}, "https://api.github.com", None),
+    ({"GITHUB_API_URL": GHES, "GPA_WORKFLOW_TOKEN": "ghes-token-1234"}, "https://api.github.com", None),
+    ({"GITHUB_API_URL": GHES, "GITHUB_TOKEN": "ghes-token-1234", "GPA_GATEWAYD_TOKEN": "com-token-1234"},
+     "https://api.github.com", "com-token-1234"),
+    ({"GITHUB_API_URL": GHES, "GITHUB_TOKEN": "ghes-token-1234", "GPA_GATEWAYD_API_URL": GHES + "/"},
+     GHES, "ghes-token-1234"),  # a mirror on the GHES server itself gets the GHES token
+    ({"GATEWAYD_RELEASES_API_URL": "http://mirror.corp:8080", "GITHUB_TOKEN": "wf-token-1234"},
+     "http://mirror.corp:8080", None),
+    ({"GATEWAYD_RELEASES_API_URL": "http://mirror.corp:8080", "GPA_GATEWAYD_API_URL": "https://api.github.com"},
+     "https://api.github.com", None),  # the input wins over the runner's variable
+])
+def test_lookup_goes_to_github_com_and_sends_a_token_only_to_its_own_server(
+        env: dict[str, str], api_url: str, token: str | None) -> None:
+    client = download.lookup_client(env)
+    assert client.api_url == api_url
+    assert client._token == token
+
+
+def test_a_bad_lookup_url_is_one_line() -> None:
+    with pytest.raises(UserError, match=r"GPA_GATEWAYD_API_URL='api.github.com' is not an http\(s\) URL"):
+        download.lookup_client({"GPA_GATEWAYD_API_URL": "api.github.com"})
+
+
+def test_offline_the_exact_cached_version_needs_no_client_and_latest_names_the_ways_out(
+        gatewayd_github: FakeGitHub, tmp_path: Path) -> None:
+    env = {"GPA_GATEWAYD_API_URL": gatewayd_github.api_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    gatewayd_github.add_release("gatewayd-io", "gatewayd", "v0.10.3",
+                                assets=gatewayd_release_assets(FAKE_BINARY, "v0.10.3", tmp_path / "r"))
+    download.fetch("v0.10.3", env=env)
+    api_url = gatewayd_github.api_url
+    gatewayd_github.stop()  # offline from here on
+    hit = download.fetch("v0.10.3", env=env)
+    assert hit.source == "cache" and hit.tag == "v0.10.3"
+    assert download.cached_tags(HOST, env) == ["v0.10.3"]
+    with pytest.raises(UserError) as caught:
+        download.fetch("latest", env={**env, "GPA_GITHUB_RETRIES": "1", "GPA_GITHUB_BACKOFF": "0"})
+    message = str(caught.value)
+    assert message.startswith(f"cannot reach {api_url} to download the latest GatewayD "
+                              "(connection refused)"), message
+    assert "gatewayd-binary: <path to a gatewayd>" in message and "gatewayd-version: v0.10.3 (cached here)" in message
+    assert "\n" not in message

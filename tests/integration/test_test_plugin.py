@@ -76,7 +76,7 @@ class Runner:
         self.tmpdir = tmpdir
         self.output = tmp_path / "github_output"
         self.summary = tmp_path / "step_summary"
-        self.env = clean_env(GITHUB_API_URL=api_url, TMPDIR=str(self.tmpdir), GOCACHE=go_cache,
+        self.env = clean_env(GPA_GATEWAYD_API_URL=api_url, TMPDIR=str(self.tmpdir), GOCACHE=go_cache,
                              XDG_CACHE_HOME=str(tmp_path.parent / "gatewayd-cache"),
                              GITHUB_OUTPUT=str(self.output), GITHUB_STEP_SUMMARY=str(self.summary))
 

@@ -243,7 +243,7 @@ def test_release_downloads_gatewayd_loads_the_plugin_then_publishes(
         fake_github_with_gatewayd_release: FakeGitHub, tmp_path: Path) -> None:
     fake = fake_github_with_gatewayd_release
     tmpdir = own_tmpdir(tmp_path)
-    env = run_env(tmpdir, publish_env(fake, tmp_path))
+    env = run_env(tmpdir, publish_env(fake, tmp_path, GATEWAYD_RELEASES_API_URL=fake.api_url))
 
     bad = broken_plugin("bad-plugin-config")
     refused = run_cli("release", "--project", bad, "--version", "v0.2.0", "--targets", "linux/amd64", "--dist",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -21,13 +22,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from gatewayd_plugin_actions import actions_io, contract
+from gatewayd_plugin_actions import actions_io, contract, semver
 from gatewayd_plugin_actions.errors import Problem, UserError
-from gatewayd_plugin_actions.github.client import GitHubClient
+from gatewayd_plugin_actions.github.client import DEFAULT_API_URL, GitHubClient, Limits
+from gatewayd_plugin_actions.github.errors import GitHubError
+from gatewayd_plugin_actions.github.network import Network
 from gatewayd_plugin_actions.targets import Target, host_target
 
 OWNER, REPO = "gatewayd-io", "gatewayd"
+# The input first, then the runner's environment.
+GATEWAYD_API_VARIABLES = ("GPA_GATEWAYD_API_URL", "GATEWAYD_RELEASES_API_URL")
 CACHE_RECORD = "gatewayd-release.json"
 _NODE_ARCH = {"amd64": "x64", "arm64": "arm64", "386": "x32", "arm": "arm"}
 
@@ -130,12 +136,66 @@ def verify_archive(archive: Path, checksums_text: str, target: Target) -> tuple[
     return member.name, actual
 
 
-def _client(env: Mapping[str, str] | None) -> GitHubClient:
-    """The client for the GatewayD lookup; ``GPA_GATEWAYD_TOKEN`` (how the release action passes its token
-    without putting it in the build's environment) stands in for ``GITHUB_TOKEN``."""
+def lookup_client(env: Mapping[str, str] | None = None) -> GitHubClient:
+    """The client for gatewayd-io/gatewayd's releases, which live on github.com whatever server runs the job.
+
+    * API base: ``GPA_GATEWAYD_API_URL`` (the ``gatewayd-api-url`` input), else ``GATEWAYD_RELEASES_API_URL``
+      (set once in a self-hosted runner's environment, for a mirror every workflow uses), else
+      https://api.github.com; never ``GITHUB_API_URL``, which on GitHub Enterprise Server names the GHES
+      host, where gatewayd-io/gatewayd does not exist.
+    * Token: ``GPA_GATEWAYD_TOKEN`` (the actions' ``gatewayd-token`` input) goes to that base as given. Else the
+      workflow's token (``GPA_WORKFLOW_TOKEN``, how the release action passes it without putting it in the
+      build's environment, or ``GITHUB_TOKEN``) only when the workflow's own API is that same base: a GHES
+      token is never sent to github.com (setup-go's rule). Without a token github.com allows 60 requests an hour
+      per IP address, enough for a few jobs.
+    """
     env = os.environ if env is None else env
-    token = env.get("GPA_GATEWAYD_TOKEN", "").strip()
-    return GitHubClient.from_env({**env, "GITHUB_TOKEN": token} if token else env)
+    variable, api_url = next(((k, env[k].strip().rstrip("/")) for k in GATEWAYD_API_VARIABLES
+                              if env.get(k, "").strip()), ("", DEFAULT_API_URL))
+    if not re.match(r"^https?://[^/\s]+", api_url):
+        raise UserError(f"{variable}={api_url!r} is not an http(s) URL (the API base of GatewayD's releases, "
+                        "e.g. https://api.github.com)")
+    workflow_api = (env.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL).rstrip("/")
+    explicit = env.get("GPA_GATEWAYD_TOKEN", "").strip()
+    workflow_token = next((env[k].strip() for k in ("GPA_WORKFLOW_TOKEN", "GITHUB_TOKEN", "GH_TOKEN")
+                           if env.get(k, "").strip()), "")
+    same_server = _origin(workflow_api) == _origin(api_url)
+    token = explicit or (workflow_token if same_server else "")
+    if workflow_token and not token:
+        actions_io.progress(f"  the workflow's token is for {_origin(workflow_api)}, not {_origin(api_url)}: "
+                            "looking up GatewayD without a token (set gatewayd-token for a higher rate limit)")
+    return GitHubClient(api_url, token or None, limits=Limits.from_env(env), network=Network.from_env(env))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}{f':{parts.port}' if parts.port else ''}"
+
+
+def cached_tags(target: Target, env: Mapping[str, str] | None = None) -> list[str]:
+    """The GatewayD tags whose verified binary for ``target`` is in the cache, newest first."""
+    # <tool cache>/gatewayd/<X.Y.Z>/<arch>, or <cache>/gatewayd/<tag>/<slug>: the versions are two levels up
+    root = cache_dir("v0.0.0", target, env).parent.parent
+    found = []
+    if root.is_dir():
+        for entry in root.iterdir():
+            tag = entry.name if entry.name.startswith("v") else f"v{entry.name}"
+            if contract.is_valid_tag(tag) and _cached(cache_dir(tag, target, env), target) is not None:
+                found.append(tag)
+    return sorted(found, key=semver.Version.parse, reverse=True)
+
+
+def _unreachable(error: GitHubError, version: str, client: GitHubClient, target: Target,
+                 env: Mapping[str, str] | None) -> UserError:
+    """The one line for an offline runner (or a blocked network): what failed and the two ways out."""
+    cached = cached_tags(target, env)
+    offer = (f"gatewayd-version: {cached[0]} (cached here{', as are ' + ', '.join(cached[1:4]) if cached[1:] else ''})"
+             if cached else "a gatewayd-version that is in the runner's tool cache")
+    wanted = "the latest GatewayD" if version == "latest" else f"GatewayD {version}"
+    text = (f"cannot reach {client.api_url} to download {wanted} ({error.github_message}): set "
+            f"gatewayd-binary: <path to a gatewayd> (--gatewayd-binary), or {offer}"
+            f"{'. ' + error.hint if error.hint else ''}")
+    return UserError(text, [Problem(text, title="GatewayD download")])
 
 
 def fetch(version: str = "latest", *, client: GitHubClient | None = None, target: Target | None = None,
@@ -148,7 +208,16 @@ def fetch(version: str = "latest", *, client: GitHubClient | None = None, target
         hit = _cached(cache_dir(version, target, env), target)
         if hit is not None:
             return hit
-    client = client or _client(env)
+    client = client or lookup_client(env)
+    try:
+        return _download(client, version, target, env)
+    except GitHubError as error:
+        if error.status == 0:
+            raise _unreachable(error, version, client, target, env) from None
+        raise
+
+
+def _download(client: GitHubClient, version: str, target: Target, env: Mapping[str, str] | None) -> GatewayDBinary:
     release = _release(client, version)
     tag = str(release.get("tag_name") or version)
     directory = cache_dir(tag, target, env)

@@ -47,9 +47,12 @@ from gatewayd_plugin_actions.github.errors import (
     hint_for,
     json_errors,
     json_message,
+    network_hint,
+    network_reason,
     redact,
     register_secret,
 )
+from gatewayd_plugin_actions.github.network import Network, NetworkSession, QuickRetry
 
 API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
@@ -106,23 +109,12 @@ class Limits:
         )
 
 
-class _Retry(Retry):
-    """urllib3 ``Retry`` that also accepts fractional ``Retry-After`` values (GitHub sends integers;
-    proxies and test fakes may not)."""
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        try:
-            return min(max(float(retry_after), 0.0), float(self.retry_after_max))
-        except ValueError:
-            return super().parse_retry_after(retry_after)
-
-
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
 
 def make_retry(limits: Limits) -> Retry:
-    return _Retry(
+    return QuickRetry(
         total=limits.retries, connect=limits.retries, read=limits.retries, status=limits.retries,
         other=0, redirect=5, allowed_methods=IDEMPOTENT, status_forcelist=RETRY_STATUSES,
         backoff_factor=limits.backoff, backoff_max=limits.backoff_max, raise_on_status=False,
@@ -175,8 +167,10 @@ class Stats:
 
 class GitHubClient:
     def __init__(self, api_url: str = DEFAULT_API_URL, token: str | None = None, *,
-                 limits: Limits | None = None, server_url: str | None = None, pool_size: int = 8) -> None:
+                 limits: Limits | None = None, server_url: str | None = None, pool_size: int = 8,
+                 network: Network | None = None) -> None:
         self.api_url = api_url.rstrip("/")
+        self.network = network or Network()
         self.server_url = (server_url or _server_from_api(self.api_url)).rstrip("/")
         self.has_token = bool(token)
         self.limits = limits or Limits()
@@ -199,7 +193,7 @@ class GitHubClient:
             raise UserError(f"GITHUB_API_URL={api_url!r} is not an http(s) URL")
         token = env.get("GITHUB_TOKEN", "").strip() or env.get("GH_TOKEN", "").strip() or None
         return cls(api_url, token, limits=Limits.from_env(env), server_url=env.get("GITHUB_SERVER_URL") or None,
-                   pool_size=pool_size)
+                   pool_size=pool_size, network=Network.from_env(env))
 
     def __repr__(self) -> str:
         return f"GitHubClient({self.api_url!r}, token={'***' if self.has_token else None})"
@@ -210,14 +204,16 @@ class GitHubClient:
         """One session per thread (a ``Session`` is not documented as thread-safe)."""
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = NetworkSession(self.network)
             adapter = HTTPAdapter(max_retries=make_retry(self.limits), pool_connections=4,
                                   pool_maxsize=self._pool_size)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.headers.update({"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION,
                                     "User-Agent": USER_AGENT})
-            session.trust_env = False  # no netrc credentials, no proxies from the environment for the token
+            # No ~/.netrc credentials next to our token; proxies and CAs come from `self.network` instead.
+            session.trust_env = False
+            session.verify = self.network.verify
             if self._token:
                 session.auth = _TokenAuth(self._token)
             self._local.session = session
@@ -257,9 +253,11 @@ class GitHubClient:
             try:
                 response = self._session().request(
                     method, url, params=params, json=json_body, data=stream_in, headers=headers,
-                    timeout=(self.limits.connect_timeout, read_timeout), stream=stream)
+                    timeout=(self.limits.connect_timeout, read_timeout), stream=stream,
+                    proxies=self.network.proxies_for(url))
             except requests.RequestException as exc:
-                raise GitHubError(method, url, 0, f"{type(exc).__name__}: {exc}") from None
+                raise GitHubError(method, url, 0, network_reason(exc),
+                                  hint=network_hint(exc, url, self.network)) from None
             finally:
                 if stream_in is not None:
                     stream_in.close()
@@ -406,7 +404,7 @@ class GitHubClient:
                     out.write(block)
         except requests.RequestException as exc:
             partial.unlink(missing_ok=True)
-            raise GitHubError("GET", url, 0, f"download interrupted: {type(exc).__name__}: {exc}") from None
+            raise GitHubError("GET", url, 0, f"download interrupted: {network_reason(exc)}") from None
         finally:
             response.close()
         partial.replace(dest)

@@ -4,12 +4,18 @@ fields of GitHub's JSON that are read outside the client (``OWNER/NAME``, an ass
 from __future__ import annotations
 
 import re
-from typing import Any
+import ssl
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.redaction import redact, register_secret
+
+if TYPE_CHECKING:
+    from gatewayd_plugin_actions.github.network import Network
 
 JSON = dict[str, Any]
 
@@ -30,6 +36,7 @@ class GitHubError(UserError):
         self.status = status
         self.github_message = redact(github_message)
         self.errors = errors or []
+        self.hint = redact(hint)
         what = f"HTTP {status}" if status else "no response"
         detail = f": {self.github_message}" if self.github_message else ""
         codes = "; ".join(redact(describe_error(e)) for e in self.errors)
@@ -66,6 +73,74 @@ def hint_for(status: int, message: str) -> str:
     return ""
 
 
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: ``requests`` puts urllib3's ``MaxRetryError`` in ``args[0]``, which holds the
+    real failure in ``reason``; urllib3's own errors chain through ``__cause__`` and ``args``."""
+    chain: list[BaseException] = []
+    pending: list[BaseException] = [exc]
+    while pending and len(chain) < 12:
+        current = pending.pop(0)
+        if any(current is seen for seen in chain):
+            continue
+        chain.append(current)
+        reason = getattr(current, "reason", None)
+        nested = [a for a in (reason, current.__cause__, *current.args) if isinstance(a, BaseException)]
+        pending.extend(nested)
+    return chain
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}{f':{parts.port}' if parts.port else ''}" if parts.hostname else url
+
+
+def network_reason(exc: requests.RequestException) -> str:
+    """What went wrong on the wire, in one short line (not requests' nested reprs)."""
+    chain = _causes(exc)
+    for cause in chain:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted ({cause.verify_message or cause.reason})"
+    if any(isinstance(c, (ssl.SSLError, requests.exceptions.SSLError)) for c in chain):
+        detail = next((str(c) for c in reversed(chain) if isinstance(c, ssl.SSLError)), "")
+        return f"TLS handshake failed{f' ({detail[:160]})' if detail else ''}"
+    for cause in chain:
+        if isinstance(cause, urllib3.exceptions.NameResolutionError):
+            return f"cannot resolve the host name {cause.conn.host if cause.conn else ''}".rstrip()
+    if isinstance(exc, requests.exceptions.ProxyError) or \
+            any(isinstance(c, urllib3.exceptions.ProxyError) for c in chain):
+        tunnel = next((str(c) for c in chain if "Tunnel connection failed" in str(c)), "")
+        if tunnel:
+            return f"the proxy refused the tunnel ({tunnel.split('Tunnel connection failed: ')[-1][:80]})"
+        return "cannot connect to the proxy"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "no answer in time (read timeout)"
+    if any(isinstance(c, ConnectionRefusedError) for c in chain) or "Connection refused" in str(exc):
+        return "connection refused"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def network_hint(exc: requests.RequestException, url: str, network: Network) -> str:
+    """What to set when a request never got an answer: the CA variables for TLS, the proxy ones for a proxy."""
+    host = _host(url)
+    reason = network_reason(exc)
+    if reason.startswith("TLS"):
+        now = (f" ({network.verify_source}={network.verify} does not vouch for it)" if network.verify_source
+               else " (only the public roots are trusted now)")
+        return (f"{host} presents a certificate this machine does not trust{now}: for a private CA set "
+                "REQUESTS_CA_BUNDLE or SSL_CERT_FILE to a PEM bundle that includes it (NODE_EXTRA_CA_CERTS adds "
+                "one to the public roots)")
+    proxy = network.describe_proxy(url)
+    if proxy and ("proxy" in reason or isinstance(exc, requests.exceptions.ProxyError)):
+        return (f"The request to {host} goes through {proxy}: check that the proxy runs and allows {host}, or "
+                f"add {urlsplit(url).hostname} to NO_PROXY if it is reachable directly")
+    if reason.startswith("cannot resolve"):
+        return (f"{host} is unknown to this machine's DNS: an offline runner, or one that needs a proxy "
+                "(set HTTPS_PROXY)")
+    return f"{host} did not answer: check the URL and the runner's network (behind a proxy? set HTTPS_PROXY)"
 
 
 def json_message(response: requests.Response) -> str:

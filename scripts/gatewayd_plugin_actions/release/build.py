@@ -136,7 +136,7 @@ def binary_filename(ctx: ReleaseContext, target: Target) -> str:
     return ctx.plugin_name + suffix
 
 
-TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GPA_GATEWAYD_TOKEN")
+TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GPA_GATEWAYD_TOKEN", "GPA_WORKFLOW_TOKEN")
 
 
 def build_target(ctx: ReleaseContext, target: Target) -> Binary:

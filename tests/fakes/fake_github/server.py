@@ -23,6 +23,7 @@ import re
 import secrets
 import shutil
 import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -172,6 +173,15 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
     fake: FakeGitHub
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, address = super().get_request()
+        if self.tls is None:
+            return conn, address
+        # The handshake runs in the handler's thread (on first read), so a client that rejects the certificate
+        # never stalls the accept loop.
+        return self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), address
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -340,7 +350,14 @@ class FakeGitHub:
         asset_digests: bool = True,
         storage_dir: Path | None = None,
         clock: Callable[[], dt.datetime] | None = None,
+        tls: ssl.SSLContext | None = None,
+        public_host: str | None = None,
     ) -> None:
+        #: serve HTTPS with this server context (a throwaway CA's certificate), and name URLs after
+        #: ``public_host`` (e.g. ``api.github.com``, reached through a proxy that routes it here) instead of
+        #: ``127.0.0.1:<port>``
+        self.tls = tls
+        self.public_host = public_host
         self.path_prefix = path_prefix.rstrip("/")
         self.upload_prefix = upload_prefix.rstrip("/")
         if not self.upload_prefix:
@@ -380,6 +397,7 @@ class FakeGitHub:
         self.storage_dir.mkdir(parents=True, exist_ok=True)
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
+        server.tls = self.tls
         self._server = server
         self._stop_event.clear()
         self._thread = threading.Thread(
@@ -422,7 +440,9 @@ class FakeGitHub:
     @property
     def server_url(self) -> str:
         """``GITHUB_SERVER_URL`` (web host: html_url, browser_download_url)."""
-        return f"http://127.0.0.1:{self.port}"
+        if self.public_host:
+            return f"https://{self.public_host}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -436,7 +456,9 @@ class FakeGitHub:
 
     @property
     def objects_url(self) -> str:
-        return f"http://{self.objects_host}:{self.port}"
+        if self.public_host:
+            return f"https://{self.objects_host}"
+        return f"{'https' if self.tls else 'http'}://{self.objects_host}:{self.port}"
 
     # ---- seeding and inspection -------------------------------------------------------------------
 
