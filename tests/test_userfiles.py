@@ -47,6 +47,20 @@ def test_too_large_and_not_utf8(tmp_path: Path) -> None:
                                                   "save it as UTF-8")
 
 
+@pytest.mark.parametrize(("encoding", "name"), [("utf-16", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32")])
+def test_a_file_saved_as_utf16_or_utf32_is_named_so(tmp_path: Path, encoding: str, name: str) -> None:
+    """What a Windows editor writes for "Unicode": named for what it is, not as a bad byte somewhere."""
+    text = "plugins:\n  - name: x\n"
+    data = text.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + text.encode("utf-16-be")
+    (tmp_path / "gatewayd_plugin.yaml").write_bytes(data)
+    with pytest.raises(UserError) as caught:
+        userfiles.read_text(tmp_path / "gatewayd_plugin.yaml", "gatewayd_plugin.yaml", 1024)
+    [problem] = caught.value.problems
+    assert problem.line == 1
+    assert problem.message.startswith(f"gatewayd_plugin.yaml is {name} (it starts with the byte-order mark 0x")
+    assert problem.message.endswith("save it as UTF-8")
+
+
 def test_long_values_are_cut_in_every_message() -> None:
     value = "x" * 8 * 1024 * 1024
     problem = Problem(f"plugins[0].name {value!r} must match [A-Za-z0-9-]+", "gatewayd_plugin.yaml", 2)

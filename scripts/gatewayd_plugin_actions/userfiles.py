@@ -11,6 +11,9 @@ from pathlib import Path
 from gatewayd_plugin_actions.errors import Problem, UserError
 
 MIB = 1024 * 1024
+# What editors on Windows write when asked for "Unicode"; the longer UTF-32 marks first (they begin like UTF-16's).
+BYTE_ORDER_MARKS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                    (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 
 
 def kind_of(mode: int) -> str:
@@ -65,6 +68,11 @@ def read_text(path: Path, what: str, limit: int, display: str | None = None) -> 
     byte."""
     display = display or str(path)
     data = read_bytes(path, what, limit, display)
+    for bom, encoding in BYTE_ORDER_MARKS:
+        if data.startswith(bom):
+            problem = Problem(f"{what} is {encoding} (it starts with the byte-order mark 0x{bom.hex()}); save it as "
+                              "UTF-8", display, 1)
+            raise UserError(str(problem), [problem])
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
