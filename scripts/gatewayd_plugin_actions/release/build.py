@@ -13,8 +13,11 @@ import os
 import re
 import shlex
 import subprocess
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from gatewayd_plugin_actions import actions_io, dist
 from gatewayd_plugin_actions.contract import sha256_file
@@ -139,6 +142,90 @@ def binary_filename(ctx: ReleaseContext, target: Target) -> str:
 TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GPA_GATEWAYD_TOKEN", "GPA_WORKFLOW_TOKEN")
 
 
+# A cold build (empty module and build caches) can run for minutes without a word from `go build`: a line every
+# HEARTBEAT seconds says which target is still building and whether Go is still downloading modules.
+HEARTBEAT_ENV = "GPA_HEARTBEAT_SECONDS"
+DEFAULT_HEARTBEAT_SECONDS = 15.0
+DOWNLOADING = "go: downloading "
+
+
+def heartbeat_seconds() -> float:
+    """The heartbeat interval: $GPA_HEARTBEAT_SECONDS (tests and benchmarks shorten it), else 15 s."""
+    text = os.environ.get(HEARTBEAT_ENV, "").strip()
+    if not text:
+        return DEFAULT_HEARTBEAT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 3600:
+        raise UserError(f"{HEARTBEAT_ENV}={text!r}: expected seconds between 0 and 3600 (default "
+                        f"{DEFAULT_HEARTBEAT_SECONDS:g})")
+    return value
+
+
+@dataclass
+class GoOutput:
+    """What `go build` printed so far (stdout and stderr, one stream), read by a thread while it runs."""
+
+    lines: list[str] = field(default_factory=list)
+    downloads: int = 0  # `go: downloading MODULE VERSION` lines seen
+    last_download: str = ""
+
+    def read(self, stream: IO[str]) -> None:
+        for line in stream:
+            text = line.rstrip("\n")
+            self.lines.append(text)
+            if text.startswith(DOWNLOADING):
+                self.downloads += 1
+                self.last_download = text.removeprefix(DOWNLOADING).strip()
+
+
+def heartbeat_line(target: Target, elapsed: float, output: GoOutput, downloads_before: int) -> str:
+    """``  building linux/amd64   15.0s so far; go is downloading modules (12 so far, latest …)``. Go prints a
+    line as it starts fetching each module and nothing while it compiles, so after the last download line the
+    two cannot be told apart: the line says so rather than guess."""
+    if output.downloads > downloads_before:
+        doing = f"go is downloading modules ({output.downloads} so far, latest {shorten(output.last_download, 80)})"
+    elif output.downloads:
+        doing = (f"compiling (or still fetching {shorten(output.last_download, 80)}; {output.downloads} modules "
+                 "downloaded so far)")
+    else:
+        doing = "compiling"
+    return f"  building {target!s:<14} {elapsed:5.1f}s so far; {doing}"
+
+
+def run_go_build(command: list[str], cwd: Path, env: dict[str, str], target: Target) -> tuple[int, str]:
+    """Run `go build`, saying every heartbeat interval that it still runs (and what Go is doing)."""
+    interval = heartbeat_seconds()
+    output = GoOutput()
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, errors="replace")
+    reader = threading.Thread(target=output.read, args=(process.stdout,), daemon=True)
+    reader.start()
+    beat = started + interval
+    seen = 0
+    try:
+        while True:
+            try:
+                code = process.wait(timeout=max(0.0, beat - time.monotonic()))
+                break
+            except subprocess.TimeoutExpired:
+                now = time.monotonic()
+                actions_io.progress(heartbeat_line(target, now - started, output, seen))
+                seen = output.downloads
+                beat = now + interval
+    finally:
+        if process.poll() is None:  # interrupted: no `go build` outlives the run
+            process.kill()
+            process.wait()
+        reader.join(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()
+    return code, "\n".join(output.lines)
+
+
 def build_target(ctx: ReleaseContext, target: Target) -> Binary:
     out_dir = ctx.options.dist / dist.BUILD_DIR / target.slug
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -147,21 +234,20 @@ def build_target(ctx: ReleaseContext, target: Target) -> Binary:
     env = {k: v for k, v in os.environ.items() if k not in TOKEN_ENV}
     env.update(GOOS=target.goos, GOARCH=target.goarch, CGO_ENABLED="1" if ctx.options.cgo else "0")
     started = time.monotonic()
-    result = subprocess.run(build_command(ctx, output), cwd=ctx.options.project, env=env,
-                            capture_output=True, text=True, check=False)
+    returncode, stderr = run_go_build(build_command(ctx, output), ctx.options.project, env, target)
     seconds = time.monotonic() - started
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines()
+    if returncode != 0:
+        lines = stderr.strip().splitlines()
         tail = "\n".join(lines[-15:])
         first = next((ln for ln in lines if ln.strip() and not ln.startswith(("go: downloading", "\t", "#"))), "")
         hint = ""
-        if "usage: link" in result.stderr or "flag provided but not defined" in result.stderr:
+        if "usage: link" in stderr or "flag provided but not defined" in stderr:
             # The linker prints its whole usage; the one line that matters names the flag, we name the input.
             first = next((ln for ln in lines if "flag provided but not defined" in ln or "invalid" in ln), first)
             hint = (f"; the Go linker refused --ldflags {shorten(ctx.options.extra_ldflags, 200)!r}: check it "
                     "against `go tool link -help`")
             tail = first
-        elif "missing go.sum entry" in result.stderr or "updates to go.mod needed" in result.stderr:
+        elif "missing go.sum entry" in stderr or "updates to go.mod needed" in stderr:
             hint = ("; go.mod/go.sum are not tidy: run `go mod tidy` and commit both "
                     "(the release builds exactly what is committed)")
         raise UserError(f"go build failed for {target}:\n{tail}{hint}",
