@@ -133,13 +133,18 @@ def handshake(binary: Path, extra_env: dict[str, str] | None = None, timeout: fl
     return HandshakeResult(True, "handshake ok", stderr_tail, seconds)
 
 
-def refuses_without_cookie(binary: Path, timeout: float = 15.0) -> HandshakeResult:
-    """Run with no magic cookie: go-plugin must exit non-zero saying it is a plugin."""
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "TMPDIR") if key in os.environ}
+def refuses_without_cookie(binary: Path, timeout: float = 15.0, settings: dict[str, str] | None = None,
+                           args: list[str] | None = None, cwd: Path | None = None) -> HandshakeResult:
+    """Run with no magic cookie: go-plugin must exit non-zero saying it is a plugin. ``settings``, ``args`` and
+    ``cwd`` are the plugin's (its env without the cookie, where GatewayD would run it): a plugin that checks its
+    settings before it serves (gatewayd-plugin-js reads SCRIPT_PATH) gets as far as go-plugin."""
+    cookie = {"MAGIC_COOKIE_KEY", "MAGIC_COOKIE_VALUE", contract.MAGIC_COOKIE_KEY}
+    env = {key: value for key, value in (settings or {}).items() if key not in cookie}
+    env.update({key: os.environ[key] for key in ("PATH", "HOME", "TMPDIR") if key in os.environ})
     started = time.monotonic()
     try:
-        result = subprocess.run([str(binary)], capture_output=True, env=env, timeout=timeout,
-                                stdin=subprocess.DEVNULL, check=False)
+        result = subprocess.run([str(binary), *(args or [])], capture_output=True, env=env, timeout=timeout,
+                                stdin=subprocess.DEVNULL, check=False, cwd=cwd)
     except subprocess.TimeoutExpired:
         return HandshakeResult(False, "kept running without the magic cookie", "", timeout)
     except OSError as exc:
@@ -178,3 +183,60 @@ def socket_dir(root: Path) -> Path:
         inside.mkdir()
         return inside
     return Path(tempfile.mkdtemp(prefix="gpa-", dir="/tmp" if Path("/tmp").is_dir() else None))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Paths in a plugin's env and args
+# ---------------------------------------------------------------------------------------------------
+# GatewayD starts a plugin with exec.Command(localPath, args...) and no Dir (plugin/utils.go NewCommand, v0.10.3 and
+# v0.11.1), so the plugin runs in GatewayD's working directory and every relative path it is given (localPath
+# too) resolves there. Manifests are written for GatewayD run from the plugin's repository (gatewayd-plugin-js:
+# localPath ../gatewayd-plugin-js/gatewayd-plugin-js and SCRIPT_PATH=./scripts/index.js), so test-plugin and the
+# release gate run GatewayD and the plugin there. A value names a file when it starts with ./ or ../, or has a /
+# and its last part a file extension (scripts/index.js, /etc/x.yaml), and is not a URL; for an arg
+# --flag=VALUE, the VALUE.
+_EXTENSION_RE = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}$")
+
+
+@dataclass(frozen=True)
+class PathSetting:
+    """One path-like value the plugin is given: where (``plugins[0].env``/``plugins[0].args``), the whole
+    setting (``SCRIPT_PATH=./scripts/index.js``) and the path."""
+
+    where: str
+    setting: str
+    path: str
+
+    def missing_line(self, cwd: Path) -> str:
+        where = "" if self.path.startswith("/") else (f" in {cwd}, where GatewayD runs the plugin and relative paths "
+                                                      "resolve (the plugin's repository)")
+        return (f"{self.where} {self.setting}: no such file{where}; add it, or set another value with plugin-env "
+                "(--plugin-env)")
+
+
+def names_a_file(value: str) -> bool:
+    """The rule above: does ``value`` look like a file path?"""
+    if not value or "://" in value or any(c.isspace() for c in value):
+        return False
+    if value.startswith(("./", "../")):
+        return True
+    return "/" in value and bool(_EXTENSION_RE.search(value.rsplit("/", 1)[1]))
+
+
+def path_settings(env: list[str], args: list[str]) -> list[PathSetting]:
+    """The path-like values in a plugin's env (``KEY=VALUE`` items) and args."""
+    found = []
+    for item in env:
+        value = item.partition("=")[2]
+        if names_a_file(value):
+            found.append(PathSetting("plugins[0].env", item, value))
+    for index, arg in enumerate(args):
+        value = arg.partition("=")[2] if arg.startswith("-") else arg
+        if names_a_file(value):
+            found.append(PathSetting(f"plugins[0].args[{index}]", arg, value))
+    return found
+
+
+def missing_paths(env: list[str], args: list[str], cwd: Path) -> list[PathSetting]:
+    """The path-like values that name nothing when resolved against ``cwd`` (GatewayD's working directory)."""
+    return [setting for setting in path_settings(env, args) if not (cwd / setting.path).exists()]

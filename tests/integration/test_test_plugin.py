@@ -192,7 +192,9 @@ def test_happy_path(runner: Runner, project: Path, tmp_path: Path, version: str,
     assert "INF GatewayD is shutdown" in log
     generated = (keep / "gatewayd_plugins.yaml").read_text()
     assert "# The go-plugin handshake: without these two the plugin refuses to start." in generated
-    assert f"localPath: ./plugins/{PLUGIN}" in generated and "healthCheckPeriod: 250ms" in generated
+    # Absolute: GatewayD runs in the plugin's repository (relative paths in the env resolve there), not here.
+    assert re.search(rf"localPath: /\S+/gatewayd/plugins/{PLUGIN}\n", generated), generated
+    assert "healthCheckPeriod: 250ms" in generated and "startTimeout: 10s" in generated
     assert "Plugin installed successfully" in (keep / "install.log").read_text()
     assert {"gatewayd.yaml", "installed_plugins.yaml", "summary.json", "sql-smoke-TLS.out"} <= {
         p.name for p in keep.iterdir()}
@@ -323,10 +325,17 @@ def test_plugins_config_keeps_comments_and_merges_overrides(tmp_path: Path) -> N
     manifest.write_text((EXAMPLE_PLUGIN / "gatewayd_plugin.yaml").read_text() + (
         "  - name: other\n    enabled: true\n    localPath: x\n    url: github.com/o/other\n    args: []\n"
         "    env: []\n    checksum: x\n"))
-    text, env = configs.plugins_config(manifest, "./plugins/p", "ab" * 32,
+    generated = configs.plugins_config(manifest, "./plugins/p", "ab" * 32,
                                        [("EXTRA", "1"), ("MAGIC_COOKIE_KEY", "K")], ["--log-level", "debug"],
-                                       "250ms")
+                                       "250ms", "3s")
+    text, env = generated.text, generated.env
     assert env[0] == "MAGIC_COOKIE_KEY=K" and env[-1] == "EXTRA=1"  # what GatewayD will give the plugin
+    assert generated.args == ["--log-level", "debug"]
+    # Lines in the manifest of what it still sets (not what the overrides replaced or added).
+    assert set(generated.lines) == {f"MAGIC_COOKIE_VALUE={contract.MAGIC_COOKIE_VALUE}"}
+    line = generated.lines[f"MAGIC_COOKIE_VALUE={contract.MAGIC_COOKIE_VALUE}"]
+    assert manifest.read_text().splitlines()[line - 1].strip() == f"- MAGIC_COOKIE_VALUE={contract.MAGIC_COOKIE_VALUE}"
+    assert "startTimeout: 3s" in text
     assert "# The go-plugin handshake: without these two the plugin refuses to start." in text
     assert "localPath: ./plugins/p" in text and "ab" * 32 in text
     assert "healthCheckPeriod: 250ms" in text
@@ -340,7 +349,7 @@ def test_generated_plugins_config_passes_and_a_broken_one_fails_real_lint(tmp_pa
                                                                           gatewayd_binaries: dict[str, Path]) -> None:
     manifest = EXAMPLE_PLUGIN / "gatewayd_plugin.yaml"
     good = tmp_path / "gatewayd_plugins.yaml"
-    good.write_text(configs.plugins_config(manifest, "./p", "ab" * 32, [], None, "1s")[0])
+    good.write_text(configs.plugins_config(manifest, "./p", "ab" * 32, [], None, "1s", "10s").text)
     bad = tmp_path / "bad_plugins.yaml"
     bad.write_text("compatibilityPolicy: strict\n" + good.read_text())
     for version, binary in sorted(gatewayd_binaries.items()):

@@ -66,8 +66,11 @@ def gate_options(args: argparse.Namespace) -> GateOptions:
     anything is built, so a wrong version fails in seconds."""
     if not 0 < args.gate_timeout <= 600:
         raise UserError(f"--gate-timeout {args.gate_timeout}: expected seconds between 0 and 600")
+    # The plugin runs in the repository (--project; verify and publish: the current directory), as GatewayD run
+    # there would run it: relative paths in its env and args resolve against it.
     options = GateOptions(enabled=args.gate, plugin_env=dict(parse_plugin_env(args.plugin_env)),
-                          timeout=args.gate_timeout, postgres_url=args.postgres_url)
+                          timeout=args.gate_timeout, postgres_url=args.postgres_url,
+                          workdir=Path(getattr(args, "project", None) or Path()).resolve())
     version = (args.gatewayd_version or "").strip()
     if version.lower() == "none":
         version = ""

@@ -13,7 +13,7 @@ from types import FrameType
 from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.commands.common import add_project
 from gatewayd_plugin_actions.gatewayd import program
-from gatewayd_plugin_actions.gatewayd.session import PluginRunFailed, RunReport, summary_json
+from gatewayd_plugin_actions.gatewayd.session import DEFAULT_START_TIMEOUT, PluginRunFailed, RunReport, summary_json
 from gatewayd_plugin_actions.integration import engine
 from gatewayd_plugin_actions.integration.engine import IntegrationOptions
 
@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="skip the `gatewayd plugin install` round-trip; load the built binary directly")
     plugin.add_argument("--health-check-period", default="1s", metavar="DURATION",
                         help="healthCheckPeriod for the run (default: 1s)")
+    plugin.add_argument("--start-timeout", default=DEFAULT_START_TIMEOUT, metavar="DURATION",
+                        help="startTimeout for the run: how long GatewayD waits for the plugin to serve (default: "
+                             "%(default)s; GatewayD's own default is 1m)")
     plugin.add_argument("--settle", type=float, metavar="SECONDS",
                         help="how long to watch for crashes after the SQL (default: 2 × healthCheckPeriod + 0.5)")
     plugin.add_argument("--ready-timeout", type=float, default=90.0, metavar="SECONDS",
@@ -98,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         expect_file=args.expect_file.resolve() if args.expect_file else None,
         plugin_env=list(args.plugin_env), plugin_args=args.plugin_args, dev=args.dev, checksum=args.checksum,
         install=args.install, keep_logs=args.keep_logs.resolve() if args.keep_logs else None,
-        health_check_period=args.health_check_period, ready_timeout=args.ready_timeout, settle=args.settle,
+        health_check_period=args.health_check_period, start_timeout=args.start_timeout,
+        ready_timeout=args.ready_timeout, settle=args.settle,
         repository=args.repository, version_variable=args.version_variable, build_tags=args.build_tags,
         extra_ldflags=args.extra_ldflags, main_package=args.main_package, cgo=args.cgo,
         extra_files=list(args.extra_files))

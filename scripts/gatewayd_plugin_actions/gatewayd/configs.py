@@ -26,10 +26,25 @@ def round_trip_yaml() -> YAML:
     return yaml
 
 
+@dataclass(frozen=True)
+class PluginsConfig:
+    """The generated ``gatewayd_plugins.yaml`` and what its ``plugins[0]`` gives the plugin."""
+
+    text: str
+    env: list[str]  # plugins[0].env as configured (what GatewayD gives the plugin)
+    args: list[str]
+    lines: dict[str, int]  # a setting (env item or arg) from the manifest → its line there
+
+
 def plugins_config(manifest_path: Path, local_path: str, checksum: str, env: list[tuple[str, str]],
-                   args: list[str] | None, health_check_period: str) -> tuple[str, list[str]]:
-    """The plugin's own ``gatewayd_plugin.yaml``, round-tripped (comments kept), ready for ``gatewayd run -p``;
-    and its ``plugins[0].env`` as configured (what GatewayD gives the plugin)."""
+                   args: list[str] | None, health_check_period: str, start_timeout: str) -> PluginsConfig:
+    """The plugin's own ``gatewayd_plugin.yaml``, round-tripped (comments kept), ready for ``gatewayd run -p``,
+    with ``env`` (``--plugin-env``) merged into ``plugins[0].env`` and ``args`` (when given) replacing its args.
+
+    ``healthCheckPeriod`` and ``startTimeout`` are the run's: a crash is seen within seconds, and a plugin that
+    never serves costs ``start_timeout``, not GatewayD's minute (``run`` loads plugins before it serves
+    anything, so the whole start waits for it). The installer copies only ``plugins[0]`` into a user's file, so
+    the manifest's own top-level values are GatewayD's defaults, not a user's setting."""
     yaml = round_trip_yaml()
     root = yaml.load(manifest_path.read_text(encoding="utf-8"))
     assert isinstance(root, CommentedMap)
@@ -39,19 +54,40 @@ def plugins_config(manifest_path: Path, local_path: str, checksum: str, env: lis
     entry = plugins[0]
     entry["localPath"] = local_path
     entry["checksum"] = checksum
+    lines: dict[str, int] = {}
     if args is not None:
         entry["args"] = CommentedSeq(args)
+    else:
+        lines.update(_item_lines(entry["args"]))
     entry_env = entry["env"]
+    lines.update(_item_lines(entry_env))
     for key, value in env:
         index = next((i for i, item in enumerate(entry_env) if str(item).partition("=")[0] == key), None)
         if index is None:
             entry_env.append(f"{key}={value}")
         else:
+            lines.pop(str(entry_env[index]), None)
             entry_env[index] = f"{key}={value}"
     root["healthCheckPeriod"] = health_check_period
+    root["startTimeout"] = start_timeout
     out = io.StringIO()
     yaml.dump(root, out)
-    return out.getvalue(), [str(item) for item in entry_env]
+    return PluginsConfig(out.getvalue(), [str(item) for item in entry_env], [str(item) for item in entry["args"]],
+                         lines)
+
+
+def _item_lines(items: Any) -> dict[str, int]:
+    """Each item of a round-tripped YAML list → its 1-based line (flow lists: the list's line)."""
+    found: dict[str, int] = {}
+    if not isinstance(items, CommentedSeq):
+        return found
+    for index, item in enumerate(items):
+        try:
+            line = items.lc.item(index)[0]
+        except (KeyError, TypeError):
+            line = items.lc.line
+        found.setdefault(str(item), line + 1)
+    return found
 
 
 @dataclass(frozen=True)

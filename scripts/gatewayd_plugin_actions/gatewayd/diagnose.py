@@ -116,3 +116,33 @@ def why_exited(process: program.GatewayDProcess) -> str:
     last_error = next((ln for ln in reversed(lines) if ln.level == "ERR"), None)
     detail = f": {last_error.message}" if last_error else ""
     return f"GatewayD exited with code {code} before it was ready{detail}"
+
+
+# What go-plugin itself logs about a plugin (through GatewayD's logger, with plugin=<name>), as opposed to what the
+# plugin printed, which go-plugin relays with the same plugin=<name>.
+GO_PLUGIN_MESSAGES = frozenset({
+    "configuring client automatic mTLS", "starting plugin", "plugin started", "waiting for RPC address",
+    "using plugin", "plugin exited", "plugin failed to exit gracefully", "plugin process exited",
+    "error killing plugin", "error closing client during Kill"})
+START_TIMEOUT_ERROR = "timeout while waiting for plugin to start"  # go-plugin's, after startTimeout
+
+
+def printed_by_plugin(lines: list[program.LogLine], plugin: str) -> list[program.LogLine]:
+    """The plugin's own output as GatewayD relays it: its hclog JSON lines (go-plugin adds ``timestamp=``) and
+    its other stderr lines (debug, with only ``plugin=``); not go-plugin's or GatewayD's lines about it."""
+    return [ln for ln in lines if ln.about(plugin) and " name=" not in f" {ln.text}" and (
+        program.log_field(ln.text, "timestamp") is not None or ln.message not in GO_PLUGIN_MESSAGES)]
+
+
+def did_not_serve(lines: list[program.LogLine], plugin: str, start_timeout: str) -> str | None:
+    """When GatewayD gave up waiting for the plugin's go-plugin handshake: one line saying so, with what the
+    plugin printed meanwhile (its last lines), else None."""
+    failed = any(ln.message == "Failed to start plugin" and START_TIMEOUT_ERROR in ln.text and ln.about(plugin)
+                 for ln in lines)
+    if not failed:
+        return None
+    printed = [f"{ln.level} {ln.message}".strip() for ln in printed_by_plugin(lines, plugin)]
+    said = ("; it printed: " + " | ".join(repr(text[:160]) for text in printed[-3:])) if printed else (
+        "; it printed nothing")
+    return (f"plugin {plugin} did not start serving within startTimeout {start_timeout} (this run's; "
+            f"--start-timeout allows more): GatewayD got no go-plugin handshake, gave up and killed it{said}")

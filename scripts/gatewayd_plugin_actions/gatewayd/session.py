@@ -35,7 +35,8 @@ from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.gatewayd import diagnose, download, postgres, program
 from gatewayd_plugin_actions.gatewayd.configs import Ports, global_config, plugins_config, self_signed_cert
-from gatewayd_plugin_actions.goplugin import parse_plugin_env, socket_dir
+from gatewayd_plugin_actions.goplugin import PathSetting, missing_paths, parse_plugin_env, socket_dir
+from gatewayd_plugin_actions.manifest import parse_seconds
 
 HOOK_NAMES = {
     1: "OnConfigLoaded", 2: "OnNewLogger", 3: "OnNewPool", 4: "OnNewClient", 5: "OnNewProxy", 6: "OnNewServer",
@@ -44,6 +45,9 @@ HOOK_NAMES = {
     18: "OnTrafficFromServer", 19: "OnTrafficToClient", 20: "OnShutdown", 21: "OnTick", 22: "OnHook",
 }
 LOG_FILE = "gatewayd.log"
+# GatewayD's own default is 1m (v0.10.3 and v0.11.1); a run's start (GatewayD up, the plugin not serving,
+# GatewayD giving up) then takes ~12 s on a loaded 2-core runner, within the 20 s the check may cost.
+DEFAULT_START_TIMEOUT = "10s"
 
 
 @dataclass(kw_only=True)
@@ -60,6 +64,11 @@ class RunOptions:
     install: bool = True
     keep_logs: Path | None = None
     health_check_period: str = "1s"
+    start_timeout: str = DEFAULT_START_TIMEOUT  # GatewayD's startTimeout: how long a plugin may take to serve
+    # GatewayD's working directory, so the plugin's: where relative paths in its env and args resolve (see
+    # goplugin.path_settings). The plugin's repository, as for a user who runs GatewayD there; None: the temp dir.
+    workdir: Path | None = None
+    announce_missing_paths: bool = True  # False: the caller already warned about them
     ready_timeout: float = 90.0
 
 
@@ -134,11 +143,17 @@ class Session:
     sockets: Path  # TMPDIR of GatewayD and the plugin: go-plugin's unix sockets land here
     report: RunReport = field(default_factory=RunReport)
     plugin_env: list[str] | None = None  # plugins[0].env as configured for GatewayD: what the plugin is given
+    missing_paths: list[PathSetting] = field(default_factory=list)  # path-like env/args values naming nothing
 
     @property
     def work(self) -> Path:
-        """GatewayD's cwd: configs, installed plugin, logs."""
+        """Configs, the installed plugin, logs."""
         return self.root / "gatewayd"
+
+    @property
+    def gatewayd_cwd(self) -> Path:
+        """Where GatewayD (and so the plugin) runs."""
+        return self.options.workdir or self.work
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -189,11 +204,12 @@ def place_plugin(run: Session, gatewayd_bin: Path, plugin: PluginUnderTest) -> t
                              f"(sha256 {built_sha[:16]}…)")
         run.report.installed = f"`gatewayd plugin install --name {name} {archive.name}` → {result.entry['localPath']}"
         actions_io.progress(f"  installed {archive.name} with the real installer → {result.entry['localPath']}")
-        return f"./{result.entry['localPath']}", checksum
+        # Absolute: GatewayD runs in the plugin's repository, not next to the installed copy.
+        return str(run.work / str(result.entry["localPath"])), checksum
     plugins_dir = run.work / "plugins"
     plugins_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(plugin.binary, plugins_dir / name)
-    return f"./plugins/{name}", built_sha
+    return str(plugins_dir / name), built_sha
 
 
 def write_configs(run: Session, gatewayd_bin: Path, plugin: PluginUnderTest, local_path: str, checksum: str,
@@ -201,10 +217,15 @@ def write_configs(run: Session, gatewayd_bin: Path, plugin: PluginUnderTest, loc
     opts = run.options
     with run.stage("configs"):
         args = parse_plugin_args(opts.plugin_args)
-        text, run.plugin_env = plugins_config(plugin.manifest, local_path, opts.checksum or checksum,
-                              parse_plugin_env(opts.plugin_env), args, opts.health_check_period)
+        generated = plugins_config(plugin.manifest, local_path, opts.checksum or checksum,
+                                   parse_plugin_env(opts.plugin_env), args, opts.health_check_period,
+                                   opts.start_timeout)
+        run.plugin_env = generated.env
+        run.missing_paths = missing_paths(generated.env, generated.args, run.gatewayd_cwd)
+        if opts.announce_missing_paths:
+            announce_missing(run.missing_paths, run.gatewayd_cwd, plugin.manifest_display, generated.lines)
         plugins_path = run.work / "gatewayd_plugins.yaml"
-        plugins_path.write_text(text, encoding="utf-8")
+        plugins_path.write_text(generated.text, encoding="utf-8")
         cert, key = self_signed_cert(run.root)
         ports = Ports.pick()
         config_path = run.work / "gatewayd.yaml"
@@ -220,9 +241,17 @@ def write_configs(run: Session, gatewayd_bin: Path, plugin: PluginUnderTest, loc
                                  f"({run.report.gatewayd_version}): {program.lint_error(output)}",
                                  output.splitlines()[-diagnose.MAX_LOG_LINES:], title="lint output")
     actions_io.progress(f"  configs: {plugins_path.name} (from {plugin.manifest_display}, healthCheckPeriod "
-                        f"{opts.health_check_period}), gatewayd.yaml (proxy 127.0.0.1:{ports.proxy}, API "
-                        f"127.0.0.1:{ports.http}); both pass GatewayD's lint")
+                        f"{opts.health_check_period}, startTimeout {opts.start_timeout}), gatewayd.yaml (proxy "
+                        f"127.0.0.1:{ports.proxy}, API 127.0.0.1:{ports.http}); both pass GatewayD's lint")
     return ports, config_path, plugins_path
+
+
+def announce_missing(missing: list[PathSetting], cwd: Path, manifest: str, lines: dict[str, int]) -> None:
+    """Before GatewayD starts: one warning per path-like env/args value that names nothing (the plugin may
+    create it, so this alone fails nothing; if the plugin then does not start, the failure names it)."""
+    actions_io.report([Problem(setting.missing_line(cwd), manifest if setting.setting in lines else None,
+                               lines.get(setting.setting), severity="warning", title="test-plugin")
+                       for setting in missing])
 
 
 def fail_with_log(run: Session, process: program.GatewayDProcess, reason: str) -> PluginRunFailed:
@@ -247,9 +276,12 @@ def check_loaded(run: Session, process: program.GatewayDProcess) -> None:
     if entry is None or not ready:
         missing = " and ".join(x for x, gone in (("not listed by GetPlugins", entry is None),
                                                  (f"no '{program.READY_MARKER}' logged", not ready)) if gone)
-        reason = diagnose.why_not_loaded(lines, plugin, run.plugin_env)
-        raise PluginRunFailed(f"plugin {plugin} did not load in {run.report.gatewayd_version} ({missing}): "
-                              f"{reason}", diagnose.relevant_lines(lines, plugin))
+        reason = diagnose.did_not_serve(lines, plugin, run.options.start_timeout) or (
+            f"plugin {plugin} did not load in {run.report.gatewayd_version} ({missing}): "
+            f"{diagnose.why_not_loaded(lines, plugin, run.plugin_env)}")
+        if run.missing_paths:  # the likeliest cause, said first
+            reason = f"{run.missing_paths[0].missing_line(run.gatewayd_cwd)}; {reason}"
+        raise PluginRunFailed(reason, diagnose.relevant_lines(lines, plugin))
     run.report.plugin_version = str(entry["id"].get("version", ""))
     run.report.hooks = [int(h) for h in entry.get("hooks") or [] if str(h).isdigit()]
     actions_io.progress(f"  loaded: {plugin} {run.report.plugin_version or '(no version)'}, hooks "
@@ -294,17 +326,19 @@ def serve_once(run: Session, gatewayd_bin: Path, plugin: PluginUnderTest, local_
                pg: postgres.Postgres, while_loaded: WhileLoaded | None) -> None:
     opts = run.options
     ports, config, plugins = write_configs(run, gatewayd_bin, plugin, local_path, checksum, pg)
-    process = program.GatewayDProcess.start(gatewayd_bin, run.work, config, plugins, run.work / LOG_FILE,
+    process = program.GatewayDProcess.start(gatewayd_bin, run.gatewayd_cwd, config, plugins, run.work / LOG_FILE,
                                             f"127.0.0.1:{ports.http}", program.scrubbed_env(run.sockets),
                                             opts.dev)
     try:
-        ready = process.wait_ready(opts.ready_timeout)
+        # GatewayD loads its plugins before it serves anything: the wait covers the whole startTimeout.
+        ready_timeout = max(opts.ready_timeout, parse_seconds(opts.start_timeout) + 30)
+        ready = process.wait_ready(ready_timeout)
         run.report.ready = ready
         run.report.timings["start→ready"] = ready.seconds
         if not ready.ok:
             if process.exit_code is not None:
                 raise fail_with_log(run, process, diagnose.why_exited(process))
-            raise fail_with_log(run, process, f"GatewayD was not ready within {opts.ready_timeout:.0f}s "
+            raise fail_with_log(run, process, f"GatewayD was not ready within {ready_timeout:.0f}s "
                                               f"(/healthz: {ready.last_status})")
         actions_io.progress(f"  ready: /healthz 200 after {ready.seconds:.2f}s ({ready.polls} polls; "
                             f"turned 200 within the last {ready.window * 1000:.0f} ms)")
@@ -341,11 +375,12 @@ def summary_json(report: RunReport) -> dict[str, Any]:
 
 
 def load_released_plugin(gatewayd_binary: Path, plugin: PluginUnderTest, plugin_env: list[str],
-                         postgres_url: str | None = None) -> RunReport:
+                         postgres_url: str | None = None, workdir: Path | None = None) -> RunReport:
     """The release gate's GatewayD step, on test-plugin's machinery without its traffic checks: the real
     ``gatewayd plugin install`` takes the released archive, GatewayD loads the installed copy (GetPlugins and
     "Plugin is ready") against PostgreSQL, then stops cleanly on SIGTERM. Raises ``PluginRunFailed``."""
-    options = RunOptions(gatewayd_binary=gatewayd_binary, postgres_url=postgres_url, plugin_env=list(plugin_env))
+    options = RunOptions(gatewayd_binary=gatewayd_binary, postgres_url=postgres_url, plugin_env=list(plugin_env),
+                         workdir=workdir, announce_missing_paths=False)  # the gate's handshake warned
     parse_plugin_env(options.plugin_env)
     with open_session(options) as run:
         run.report.plugin = plugin.name

@@ -65,6 +65,11 @@ class IntegrationOptions(RunOptions):
     cgo: bool = False
     extra_files: list[Path] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # GatewayD runs in the repository, as a user runs it next to the plugin: relative paths resolve there.
+        if self.workdir is None:
+            self.workdir = self.project
+
 
 def settle_seconds(options: IntegrationOptions) -> float:
     """How long to watch after the SQL: at least two health checks (the first ping comes one period in)."""
@@ -146,6 +151,8 @@ def run_test_plugin(options: IntegrationOptions) -> RunReport:
     if not DURATION_RE.match(options.health_check_period) or parse_seconds(options.health_check_period) <= 0:
         raise UserError(f"--health-check-period {options.health_check_period!r}: expected a positive Go duration "
                         "such as 1s or 500ms")
+    if not DURATION_RE.match(options.start_timeout) or parse_seconds(options.start_timeout) <= 0:
+        raise UserError(f"--start-timeout {options.start_timeout!r}: expected a positive Go duration such as 10s")
     if options.settle is not None and options.settle < 2 * parse_seconds(options.health_check_period):
         raise UserError(f"--settle {options.settle:g} is shorter than 2 × healthCheckPeriod "
                         f"({options.health_check_period}): a crash would go unseen; lower --health-check-period "

@@ -28,6 +28,9 @@ class GateOptions:
     timeout: float = GATE_TIMEOUT_SECONDS
     gatewayd: Path | None = None  # a GatewayD binary: the real install round-trip and a load in GatewayD
     postgres_url: str | None = None  # the load's PostgreSQL; None starts a throwaway one
+    # Where the plugin runs (GatewayD's working directory): the plugin's repository, so relative paths in its env
+    # and args resolve as for a user who runs GatewayD there (see goplugin.path_settings); None: a temp dir.
+    workdir: Path | None = None
 
 
 def run_gate(archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions,
@@ -67,21 +70,36 @@ def _gate(report: GateOutcome, archive: Path, result: ArchiveResult, plugin: str
     short = len(tempfile.gettempdir()) <= goplugin.MAX_SOCKET_DIR - 20 or not Path("/tmp").is_dir()
     with tempfile.TemporaryDirectory(prefix="gpa-gate-", dir=None if short else "/tmp") as tmp:
         binary = _binary(archive, result, staged_binary, Path(tmp) / plugin)
-        shake = goplugin.handshake(binary, gate.plugin_env, timeout=gate.timeout, cwd=Path(tmp),
-                                args=result.plugin_args, configured_env=result.plugin_env or None,
-                                tmpdir=Path(tmp))
+        cwd = gate.workdir or Path(tmp)
+        missing = _missing_paths(archive, result, gate, cwd)
+        shake = goplugin.handshake(binary, gate.plugin_env, timeout=gate.timeout, cwd=cwd,
+                                   args=result.plugin_args, configured_env=result.plugin_env or None,
+                                   tmpdir=Path(tmp))
     if shake.ok:
         actions_io.progress(f"  gate: {plugin} from {archive.name} started as GatewayD starts it and answered the "
                             f"go-plugin handshake in {shake.seconds:.2f}s")
     else:
         hint = "" if gate.plugin_env else (" (a plugin that needs settings to start gets them with --plugin-env / "
                                            "the plugin-env input)")
-        report.problems.append(Problem(f"{plugin} does not start as a plugin: {goplugin.explain(shake)}{hint}",
-                                       archive.name))
+        first = f"{missing[0].missing_line(cwd)}; " if missing else ""  # the likeliest cause, said first
+        report.problems.append(Problem(f"{first}{plugin} does not start as a plugin: {goplugin.explain(shake)}"
+                                       f"{hint}", archive.name))
     env_note = f" plus {len(gate.plugin_env)} --plugin-env setting(s)" if gate.plugin_env else ""
     report.checked.append(f"release gate: the {host_target()} binary started with the manifest's args and env"
                           f"{env_note} answers the go-plugin handshake within {gate.timeout:.0f}s")
     return shake.ok
+
+
+def _missing_paths(archive: Path, result: ArchiveResult, gate: GateOptions, cwd: Path,
+                   ) -> list[goplugin.PathSetting]:
+    """The env (the archive's manifest's, --plugin-env over it, as GatewayD's config would have it) and args
+    values that name a file which is not in ``cwd``; each said at once, before the plugin starts."""
+    env = dict(result.plugin_env or {})
+    env.update(gate.plugin_env)
+    missing = goplugin.missing_paths([f"{k}={v}" for k, v in env.items()], list(result.plugin_args or []), cwd)
+    actions_io.report([Problem(setting.missing_line(cwd), f"{archive.name}!{contract.MANIFEST_FILE}",
+                               severity="warning", title="release gate") for setting in missing])
+    return missing
 
 
 def _load(report: GateOutcome, archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions,
@@ -106,7 +124,7 @@ def _load(report: GateOutcome, archive: Path, result: ArchiveResult, plugin: str
                                                 archive, binary, result.binary_sha256)
         env = [f"{k}={v}" for k, v in gate.plugin_env.items()]
         try:
-            loaded = session.load_released_plugin(gatewayd_binary, under_test, env, gate.postgres_url)
+            loaded = session.load_released_plugin(gatewayd_binary, under_test, env, gate.postgres_url, gate.workdir)
         except session.PluginRunFailed as failure:
             if failure.log_lines:
                 with actions_io.group(failure.title):
@@ -117,7 +135,8 @@ def _load(report: GateOutcome, archive: Path, result: ArchiveResult, plugin: str
         except UserError as exc:  # e.g. PostgreSQL would not start: reported like any gate failure, once
             report.problems.append(Problem(f"release gate in GatewayD: {exc}", archive.name))
             loaded = None
-        refusal = goplugin.refuses_without_cookie(binary)
+        refusal = goplugin.refuses_without_cookie(binary, settings={**(result.plugin_env or {}), **gate.plugin_env},
+                                                  args=list(result.plugin_args or []), cwd=gate.workdir)
         if not refusal.ok:
             report.problems.append(Problem(f"{plugin}: {goplugin.explain(refusal)}", archive.name))
     version = loaded.gatewayd_version if loaded else gatewayd_binary.name
