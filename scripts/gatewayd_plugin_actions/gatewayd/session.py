@@ -5,10 +5,12 @@ release gate's load.
 2. install round-trip (default): the real ``gatewayd plugin install --name`` of the archive, whose installed
    copy is what GatewayD then loads;
 3. configs: ``gatewayd_plugins.yaml`` from the plugin's own file (ruamel round-trip: comments kept) with
-   ``localPath``/``checksum`` set, overrides merged and a short ``healthCheckPeriod``; a minimal
+   ``localPath``/``checksum`` set, overrides merged, a short ``healthCheckPeriod`` and ``startTimeout``; a minimal
    ``gatewayd.yaml`` on free loopback ports; both linted by the real GatewayD (:mod:`.configs`);
 4. PostgreSQL: the caller's, or a throwaway one;
-5. ``gatewayd run`` with a scrubbed environment; ``/healthz`` polled until 200; the plugin must be in
+5. ``gatewayd run`` in the plugin's repository (``workdir``: GatewayD's working directory is the plugin's, where
+   relative paths in its env and args resolve; those that name nothing are said first) with a scrubbed
+   environment; ``/healthz`` polled until 200; the plugin must be in
    ``GetPlugins`` *and* have logged "Plugin is ready"; then the caller's checks (``while_loaded``);
 6. SIGTERM: exit 0 and "GatewayD is shutdown".
 
