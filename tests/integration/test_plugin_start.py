@@ -23,6 +23,8 @@ from tests.fixtures.go import SCRIPT_PATH_KEY, patch_plugin_variant
 from tests.integration.test_test_plugin import FAST, PLUGIN, VERSIONS, Runner, failure_reason, leftover_processes
 from tests.verify.test_gate import assert_nothing_left, own_tmpdir, run_env
 
+# The unit tests of the rule need neither, but share this module with the runs that do.
+pytestmark = [pytest.mark.gatewayd, pytest.mark.postgres]
 SCRIPT = "./scripts/example.js"
 # What the plugin gets in plugins[0].env, added to the example's manifest after the magic cookie.
 SCRIPT_ENV = f"{SCRIPT_PATH_KEY}={SCRIPT}"
@@ -85,8 +87,6 @@ def test_path_settings_of_env_and_args_and_which_are_missing(tmp_path: Path) -> 
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.gatewayd
-@pytest.mark.postgres
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_relative_script_path_resolves_in_the_repository(runner: Runner, project: Path, version: str,
                                                            gatewayd_binaries: dict[str, Path],
@@ -108,8 +108,6 @@ def git_status(project: Path) -> str:
                           text=True, capture_output=True, check=True).stdout
 
 
-@pytest.mark.gatewayd
-@pytest.mark.postgres
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_missing_script_is_named_before_gatewayd_starts_and_in_the_failure(
         runner: Runner, project: Path, version: str, gatewayd_binaries: dict[str, Path],
@@ -147,8 +145,6 @@ def timed_run(runner: Runner, project: Path, *args: str | Path) -> tuple[int, li
     return code, lines
 
 
-@pytest.mark.gatewayd
-@pytest.mark.postgres
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_plugin_that_never_serves_fails_within_20_seconds(runner: Runner, project: Path, version: str,
                                                             gatewayd_binaries: dict[str, Path],
@@ -182,8 +178,6 @@ def test_start_timeout_is_checked(runner: Runner, project: Path) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.gatewayd
-@pytest.mark.postgres
 def test_the_release_gate_runs_the_plugin_in_the_repository(run_cli: RunCli, tmp_path: Path, go_cache: str,
                                                              gatewayd_binaries: dict[str, Path],
                                                              postgres_server: postgres.LocalServer) -> None:
