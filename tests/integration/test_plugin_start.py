@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions.gatewayd import postgres
+from gatewayd_plugin_actions.gatewayd import diagnose, postgres, program
 from gatewayd_plugin_actions.goplugin import PathSetting, missing_paths, names_a_file, path_settings
 from tests.conftest import CLI, RunCli, git_init
 from tests.fixtures.go import SCRIPT_PATH_KEY, patch_plugin_variant
@@ -218,3 +218,33 @@ def test_the_release_gate_runs_the_plugin_in_the_repository(run_cli: RunCli, tmp
     assert passed.returncode == 0, passed.stderr
     assert re.search(r"gate: installed .* and loaded it in GatewayD v0\.10\.3", passed.stderr), passed.stderr
     assert_nothing_left(tmpdir)
+
+
+NEVER_SERVED_LOG = f"""\
+2026-12-07T01:57:33.253221Z DBG Loading plugin group=default name={PLUGIN}
+2026-12-07T01:57:33.294859Z INF configuring client automatic mTLS group=default plugin={PLUGIN}
+2026-12-07T01:57:33.318668Z DBG starting plugin args=["./p","--log-level","info"] group=default path=./p plugin={PLUGIN}
+2026-12-07T01:57:33.319193Z DBG plugin started group=default path=./p pid=27600 plugin={PLUGIN}
+2026-12-07T01:57:33.319398Z DBG waiting for RPC address group=default plugin={PLUGIN}
+2026-12-07T01:57:33.323951Z INF Starting plugin @module={PLUGIN} group=default plugin={PLUGIN} \
+timestamp=2026-12-07T01:57:33.323Z
+2026-12-07T01:57:34.000000Z DBG waiting for redis at 127.0.0.1:6379 group=default plugin={PLUGIN}
+2026-12-07T01:57:43.320482Z ERR Failed to start plugin error="failed to start plugin, OriginalError: \
+timeout while waiting for plugin to start" group=default name={PLUGIN}
+2026-12-07T01:57:43.32056Z WRN plugin failed to exit gracefully group=default plugin={PLUGIN}
+2026-12-07T01:57:43.324253Z ERR plugin process exited error="signal: killed" group=default id=27600 plugin={PLUGIN}
+"""
+
+
+def test_what_a_never_serving_plugin_printed_is_told_apart_from_go_plugins_lines() -> None:
+    """GatewayD's log lines (v0.11.1's words): its relayed hclog JSON (timestamp=) and its raw stderr (a debug line
+    with plugin=) are the plugin's; go-plugin's own lines about it are not."""
+    lines = program.parse_log(NEVER_SERVED_LOG)
+    assert [ln.message for ln in diagnose.printed_by_plugin(lines, PLUGIN)] == [
+        "Starting plugin", "waiting for redis at 127.0.0.1:6379"]
+    assert diagnose.did_not_serve(lines, PLUGIN, "10s") == (
+        f"plugin {PLUGIN} did not start serving within startTimeout 10s (this run's; --start-timeout allows more): "
+        "GatewayD got no go-plugin handshake, gave up and killed it; it printed: 'INF Starting plugin' | "
+        "'DBG waiting for redis at 127.0.0.1:6379'")
+    exited = NEVER_SERVED_LOG.replace("timeout while waiting for plugin to start", "Unrecognized remote plugin message")
+    assert diagnose.did_not_serve(program.parse_log(exited), PLUGIN, "10s") is None
