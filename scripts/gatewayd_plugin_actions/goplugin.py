@@ -194,8 +194,10 @@ def socket_dir(root: Path) -> Path:
 # localPath ../gatewayd-plugin-js/gatewayd-plugin-js and SCRIPT_PATH=./scripts/index.js), so test-plugin and the
 # release gate run GatewayD and the plugin there. A value names a file when it starts with ./ or ../, or has a /
 # and its last part a file extension (scripts/index.js, /etc/x.yaml), and is not a URL; for an arg
-# --flag=VALUE, the VALUE.
+# --flag=VALUE, the VALUE. Only relative ones depend on where GatewayD runs, and files a plugin creates need not
+# exist (the scaffold's METRICS_UNIX_DOMAIN_SOCKET=/tmp/<name>.sock): those are left alone.
 _EXTENSION_RE = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}$")
+CREATED_BY_PLUGINS = (".sock", ".pid", ".log")
 
 
 @dataclass(frozen=True)
@@ -208,9 +210,8 @@ class PathSetting:
     path: str
 
     def missing_line(self, cwd: Path) -> str:
-        where = "" if self.path.startswith("/") else (f" in {cwd}, where GatewayD runs the plugin and relative paths "
-                                                      "resolve (the plugin's repository)")
-        return (f"{self.where} {self.setting}: no such file{where}; add it, or set another value with plugin-env "
+        return (f"{self.where} {self.setting}: no such file in {cwd}, where GatewayD runs the plugin and relative "
+                "paths resolve (the plugin's repository); add it, or set another value with plugin-env "
                 "(--plugin-env)")
 
 
@@ -223,16 +224,21 @@ def names_a_file(value: str) -> bool:
     return "/" in value and bool(_EXTENSION_RE.search(value.rsplit("/", 1)[1]))
 
 
+def _relative_input(value: str) -> bool:
+    return names_a_file(value) and not value.startswith("/") and not value.endswith(CREATED_BY_PLUGINS)
+
+
 def path_settings(env: list[str], args: list[str]) -> list[PathSetting]:
-    """The path-like values in a plugin's env (``KEY=VALUE`` items) and args."""
+    """The values in a plugin's env (``KEY=VALUE`` items) and args that name a file relative to GatewayD's
+    working directory, other than files plugins create."""
     found = []
     for item in env:
         value = item.partition("=")[2]
-        if names_a_file(value):
+        if _relative_input(value):
             found.append(PathSetting("plugins[0].env", item, value))
     for index, arg in enumerate(args):
         value = arg.partition("=")[2] if arg.startswith("-") else arg
-        if names_a_file(value):
+        if _relative_input(value):
             found.append(PathSetting(f"plugins[0].args[{index}]", arg, value))
     return found
 

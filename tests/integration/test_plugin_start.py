@@ -70,8 +70,11 @@ def test_which_values_name_a_file(value: str, is_path: bool) -> None:
 def test_path_settings_of_env_and_args_and_which_are_missing(tmp_path: Path) -> None:
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "index.js").write_text("")
+    # Absolute paths do not depend on where GatewayD runs; sockets, pid and log files are the plugin's to create
+    # (the v0.11.1 scaffold's METRICS_UNIX_DOMAIN_SOCKET): none of them is checked.
     env = ["MAGIC_COOKIE_KEY=GATEWAYD_PLUGIN", "SCRIPT_PATH=./scripts/index.js", "RULES=./rules/x.yaml",
-           "SENTRY_DSN=https://k@o1.ingest.sentry.io/2"]
+           "SENTRY_DSN=https://k@o1.ingest.sentry.io/2", "METRICS_UNIX_DOMAIN_SOCKET=/tmp/p.sock",
+           "METRICS_PATH=/metrics", "CONFIG=/etc/p/config.yaml", "LOG=./logs/p.log"]
     args = ["--log-level", "info", "--config=conf/plugin.yaml", "./scripts/index.js"]
     assert path_settings(env, args) == [
         PathSetting("plugins[0].env", "SCRIPT_PATH=./scripts/index.js", "./scripts/index.js"),
