@@ -54,6 +54,9 @@ def test_scaffolded_plugin_loads_in_gatewayd(run_cli: RunCli, scaffolded: Path, 
                      "--postgres-url", postgres_server.target.url(), "--health-check-period", "500ms")
     assert result.returncode == 0, result.stderr
     assert re.search(rf"loaded: {NAME} 0\.1\.0, hooks ", result.stderr), result.stderr
+    # Its env names METRICS_UNIX_DOMAIN_SOCKET=/tmp/<name>.sock, a file the plugin creates: not a missing path.
+    assert "METRICS_UNIX_DOMAIN_SOCKET=/tmp/" in (scaffolded / "gatewayd_plugin.yaml").read_text()
+    assert "no such file" not in result.stderr, result.stderr
 
 
 def test_untidy_module_gets_a_go_mod_tidy_hint(run_cli: RunCli, scaffolded: Path, tmp_path: Path) -> None:
