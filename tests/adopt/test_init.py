@@ -264,3 +264,24 @@ def test_written_workflows_pass_actionlint_zizmor_and_the_schema(shape: str, run
     schema = subprocess.run([str(bin_dir / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
                              *map(str, written)], capture_output=True, text=True, check=False)
     assert schema.returncode == 0, schema.stdout + schema.stderr
+
+
+def test_our_template_at_another_ref_is_repinned_and_a_customised_one_kept(run_cli: RunCli, tmp_path: Path) -> None:
+    project = make_cache_shaped(tmp_path / "gatewayd-plugin-example")
+    older = TEMPLATES["release.yaml"].replace("/release@v1", "/release@v0")
+    customised = TEMPLATES["test.yaml"].replace(
+        "          gatewayd-version: ${{ matrix.gatewayd-version }}\n",
+        "          gatewayd-version: ${{ matrix.gatewayd-version }}\n          plugin-env: REDIS_URL=redis://127.0.0.1\n")
+    assert older != TEMPLATES["release.yaml"] and customised != TEMPLATES["test.yaml"]
+    write_workflow(project, "release.yaml", older)
+    write_workflow(project, "test.yaml", customised)
+    with_origin(project, EXAMPLE_REPOSITORY)
+    result = init(run_cli, project)
+    assert result.returncode == 0, result.stderr
+    assert "replace .github/workflows/release.yaml: our template at another ref: pinned to this release" \
+        in result.stderr
+    assert (".github/workflows/test.yaml: warning: kept: your workflow (uses gatewayd-plugin-actions, changed "
+            "from our template); our template was not written there; --force replaces it") in result.stderr
+    assert workflows_of(project)["release.yaml"] == TEMPLATES["release.yaml"]
+    assert workflows_of(project)["test.yaml"] == customised
+    assert "note: Makefile: `build-release` is no longer what CI runs" in result.stderr

@@ -10,16 +10,15 @@ from pathlib import Path
 import pytest
 
 from tests.actions.test_act import (
-    ACT_TOKEN,
-    ACTIONS_REF,
     REPOSITORY,
     act,
+    assert_template_test_run,
     commit,
     copy_actions,
     fake_github_two_gatewayds,
-    run_act,
+    run_template,
     scratch,
-    shared_env,
+    template_env,
 )
 from tests.conftest import RunCli, git_init
 from tests.fakes.fake_github import FakeGitHub
@@ -32,7 +31,6 @@ __all__ = ["act", "fake_github_two_gatewayds", "scratch"]  # fixtures
 @pytest.mark.postgres
 def test_an_initialised_repository_passes_its_test_workflow_under_act(
         run_cli: RunCli, act: Path, scratch: Path, fake_github_two_gatewayds: FakeGitHub) -> None:
-    fake = fake_github_two_gatewayds
     actions = scratch / "gatewayd-plugin-actions"
     actions.mkdir()
     copy_actions(actions)
@@ -45,14 +43,7 @@ def test_an_initialised_repository_passes_its_test_workflow_under_act(
     assert "replace .github/workflows/test.yaml: old test workflow" in adopted.stderr
     commit(plugin)
 
-    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url,
-           "GATEWAYD_RELEASES_API_URL": fake.api_url, **shared_env(scratch)}
-    extra = ["--local-repository", f"{ACTIONS_REF}={actions}", "--concurrent-jobs", "1"]
-    run = run_act(act, plugin, "test.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN}, extra=extra)
-    assert run.returncode == 0, run.log[-8000:]
-    assert run.log.count("🏁  Job succeeded") == 3  # test, test-plugin × (v0.10.3, latest)
-    assert "golangci-lint v1.64.8" in run.log
-    assert "gatewayd-linux-amd64-v0.10.3.tar.gz" in run.log and "gatewayd-linux-amd64-v0.11.1.tar.gz" in run.log
+    run = run_template(act, plugin, "test.yaml", scratch, template_env(fake_github_two_gatewayds, scratch), actions)
+    assert_template_test_run(run)
     assert "TEST STUB" in run.log  # third-party actions were the labelled stubs, nothing left 127.0.0.1
     assert "golangci/golangci-lint-action" not in run.log  # the old workflow's steps are gone
-    assert ACT_TOKEN not in run.log

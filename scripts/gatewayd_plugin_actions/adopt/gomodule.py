@@ -48,12 +48,16 @@ def _go(project: Path, *args: str, readonly: bool = True) -> subprocess.Complete
                           check=False, stdin=subprocess.DEVNULL, timeout=900)
 
 
-def missing_sums(project: Path) -> list[str]:
-    """The ``go list`` errors that say go.mod/go.sum lack what the build needs (empty when complete)."""
+def missing_sums(project: Path) -> tuple[list[str], str]:
+    """The ``go list`` errors that say go.mod/go.sum lack what the build needs (empty when complete), and
+    its first other error line (empty when none)."""
     result = _go(project, "list", "-deps", "-test", "./...")
     if result.returncode == 0:
-        return []
-    return [line.strip() for line in result.stderr.splitlines() if any(m in line for m in _NOT_TIDY)]
+        return [], ""
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    missing = [line for line in lines if any(m in line for m in _NOT_TIDY)]
+    other = next((line for line in lines if not line.startswith(("go: downloading", "go get", "go mod"))), "")
+    return missing, "" if missing else other
 
 
 @dataclass(frozen=True)
@@ -125,16 +129,20 @@ def check(project: Path) -> GoFindings:
                                          "(run `go mod init github.com/<owner>/<repo>`)", "go.mod"))
         return findings
     try:
-        missing = missing_sums(project)
+        missing, failure = missing_sums(project)
     except UserError as exc:  # no Go here: say what was not checked, check the rest
         findings.problems.append(Problem(f"{exc.message}; go.sum and plugin.Version were not checked",
                                          severity="warning"))
         return findings
+    if failure:
+        findings.problems.append(Problem(f"`go list ./...` failed: {failure}; the release build would fail too",
+                                         "go.mod", severity="warning"))
     wiring, found = version_wiring(project)
     if found:
         findings.notes.append(found)
     if not missing and wiring is None:
-        findings.notes.insert(0, "go.mod/go.sum have every entry the build needs")
+        if not failure:
+            findings.notes.insert(0, "go.mod/go.sum have every entry the build needs")
         return findings
     with tempfile.TemporaryDirectory(prefix="gpa-init-") as scratch:
         copy = Path(scratch) / project.name

@@ -85,13 +85,15 @@ def run(options: Options) -> int:
     planned = [*decision.changes, *go.changes]
 
     for kept in decision.kept:
-        actions_io.report([Problem(f"kept: not recognised as an old release/test workflow ({kept.fingerprint}); "
-                                   "our template was not written there; --force replaces it",
-                                   kept.path.relative_to(project).as_posix(), severity="warning")])
+        actions_io.report([Problem(workflows.why_kept(kept), kept.path.relative_to(project).as_posix(),
+                                   severity="warning")])
     for path in decision.up_to_date:
         actions_io.progress(f"up to date: {path.relative_to(project).as_posix()}")
     for note in go.notes:
         actions_io.progress(f"checked: {note}")
+    if re.search(r"^build-release\s*:", _read(project / "Makefile"), re.MULTILINE):
+        actions_io.notice("Makefile: `build-release` is no longer what CI runs (the release action builds, "
+                          "packages and checks); keep it for local use or remove it")
     for change in planned:
         actions_io.progress(f"{'would ' if options.dry_run else ''}{change.verb} "
                             f"{change.relative(project)}: {change.why}")
@@ -143,6 +145,13 @@ def _next_steps(project: Path, options: Options, planned: list[changes_mod.FileC
                           "the GitHub repository users install from, or add it: git remote add origin "
                           f"https://github.com/<owner>/{name}.git")
     actions_io.progress("next:\n" + "\n".join(f"  {line}" for line in lines))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except (FileNotFoundError, IsADirectoryError):
+        return ""
 
 
 def _uncommitted(project: Path) -> list[str]:

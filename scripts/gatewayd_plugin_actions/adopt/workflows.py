@@ -107,7 +107,7 @@ def classify(path: Path, text: str) -> Existing:
     all_uses = [u for job in job_list for u in _uses_and_runs(job)[0]]
     all_runs = [r for job in job_list for r in _uses_and_runs(job)[1]]
     if any(u.startswith(OWN_ACTIONS + "/") or u.startswith(OWN_ACTIONS + "@") for u in all_uses):
-        return Existing(path, text, "ours", "uses gatewayd-plugin-actions")
+        return Existing(path, text, "ours", "uses gatewayd-plugin-actions, changed from our template")
     push = _triggers(data).get("push")
     on_tags = isinstance(push, dict) and bool(push.get("tags"))
     publisher = next((u for u in all_uses if _action(u) == "softprops/action-gh-release"), None)
@@ -181,6 +181,17 @@ def plan(project: Path, force: bool) -> Decision:
 def _replaceable(existing: Existing, kind: str, template: str, force: bool) -> bool:
     return (force or existing.text == template or existing.kind == kind
             or (existing.kind == "ours" and _only_refs_differ(existing.text, template)))
+
+
+def why_kept(existing: Existing) -> str:
+    """The warning for a workflow left where a template goes."""
+    if existing.kind == "ours":
+        what = f"your workflow ({existing.fingerprint})"
+    elif existing.kind in ("release", "test"):
+        what = f"an old {existing.kind} workflow ({existing.fingerprint}) where another template goes"
+    else:
+        what = f"not recognised as an old release/test workflow ({existing.fingerprint})"
+    return f"kept: {what}; our template was not written there; --force replaces it"
 
 
 def _why_replaced(existing: Existing, name: str, force: bool) -> str:
