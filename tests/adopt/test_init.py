@@ -68,6 +68,7 @@ def assert_second_run_is_a_no_op(run_cli: RunCli, project: Path) -> None:
     assert tree_hash(project) == before
 
 
+@pytest.mark.gatewayd  # `gatewayd plugin scaffold` of a real GatewayD
 def test_init_adopts_a_fresh_scaffold(run_cli: RunCli, fresh_scaffold: Path, tmp_path: Path) -> None:
     project = shutil.copytree(fresh_scaffold, tmp_path / SCAFFOLD_NAME)
     with_origin(project, f"{SCAFFOLD_OWNER}/{SCAFFOLD_NAME}")
