@@ -286,3 +286,29 @@ def test_our_template_at_another_ref_is_repinned_and_a_customised_one_kept(run_c
     assert workflows_of(project)["release.yaml"] == TEMPLATES["release.yaml"]
     assert workflows_of(project)["test.yaml"] == customised
     assert "note: Makefile: `build-release` is no longer what CI runs" in result.stderr
+
+
+def test_a_version_patch_that_would_not_build_is_not_applied(run_cli: RunCli, tmp_path: Path) -> None:
+    project = make_template_go_shaped(tmp_path / "gatewayd-plugin-example")
+    # A function named Version in package plugin: adding `var Version` would not compile.
+    (project / "plugin" / "version.go").write_text('package plugin\n\nfunc Version() string { return "x" }\n',
+                                                   encoding="utf-8")
+    with_origin(project, EXAMPLE_REPOSITORY)
+    module_before = (project / "plugin" / "module.go").read_bytes()
+    result = init(run_cli, project)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"plugin/module\.go: warning: PluginID reports the literal \"0\.0\.1\"; adding `var Version = "
+                     r"\"0\.0\.1\"` to package plugin and using it in PluginID does not build here \(.*Version "
+                     r"redeclared", result.stderr), result.stderr
+    assert (project / "plugin" / "module.go").read_bytes() == module_before
+    assert workflows_of(project)["test.yaml"] == TEMPLATES["test.yaml"]  # the rest still happened
+
+
+def test_a_module_go_cannot_list_is_named(run_cli: RunCli, tmp_path: Path) -> None:
+    project = make_cache_shaped(tmp_path / "gatewayd-plugin-example")
+    (project / "broken.go").write_text("this is not Go\n", encoding="utf-8")
+    with_origin(project, EXAMPLE_REPOSITORY)
+    result = init(run_cli, project, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "go.mod: warning: `go list ./...` failed: broken.go:1:1: expected 'package'" in result.stderr
+    assert "go.mod/go.sum have every entry" not in result.stderr

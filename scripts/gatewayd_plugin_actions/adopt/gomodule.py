@@ -182,7 +182,7 @@ def _wire_version(project: Path, copy: Path, wiring: VersionWiring, findings: Go
     (copy / wiring.file.relative_to(project)).write_text(wiring.new, encoding="utf-8")
     built = _go(copy, "build", "-o", os.devnull, ".", readonly=False)
     if built.returncode != 0:
-        first = next((ln for ln in built.stderr.splitlines() if ln.strip() and not ln.startswith("go: ")), "")
+        first = next((ln for ln in built.stderr.splitlines() if ln.strip() and not ln.startswith(("go: ", "#"))), "")
         findings.problems.append(Problem(
             f"PluginID reports the literal {wiring.literal}; adding `var Version = {wiring.literal}` to package "
             f"plugin and using it in PluginID does not build here ({first.strip()}): wire it by hand",
