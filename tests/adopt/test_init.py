@@ -312,3 +312,15 @@ def test_a_module_go_cannot_list_is_named(run_cli: RunCli, tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "go.mod: warning: `go list ./...` failed: broken.go:1:1: expected 'package'" in result.stderr
     assert "go.mod/go.sum have every entry" not in result.stderr
+
+
+def test_a_crlf_source_keeps_its_line_endings(run_cli: RunCli, tmp_path: Path) -> None:
+    project = make_template_go_shaped(tmp_path / "gatewayd-plugin-example")
+    module = project / "plugin" / "module.go"
+    module.write_bytes(module.read_bytes().replace(b"\n", b"\r\n"))
+    with_origin(project, EXAMPLE_REPOSITORY)
+    result = init(run_cli, project)
+    assert result.returncode == 0, result.stderr
+    patched = module.read_bytes()
+    assert b'var Version = "0.0.1"\r\n' in patched and b"Version:   Version,\r\n" in patched
+    assert patched.count(b"\n") == patched.count(b"\r\n")

@@ -77,7 +77,7 @@ def version_wiring(project: Path) -> tuple[VersionWiring | None, str]:
     for source in sorted((project / "plugin").glob("*.go")):
         if source.name.endswith("_test.go"):
             continue
-        text = source.read_text(encoding="utf-8", errors="replace")
+        text = source.read_bytes().decode("utf-8", errors="replace")  # as it is: CRLF files stay CRLF
         start = _PLUGIN_ID.search(text)
         if start is None:
             continue
@@ -100,6 +100,8 @@ def version_wiring(project: Path) -> tuple[VersionWiring | None, str]:
             comment = ('// Version is the plugin\'s version without a leading "v". Release builds set it from the tag\n'
                        "// (added by gatewayd-plugin-actions init):\n"
                        f'//\n//\t-ldflags "-X {module}/plugin.Version=1.2.3"\nvar Version = {value}\n\n')
+            if "\r\n" in text:
+                comment = comment.replace("\n", "\r\n")
             patched = patched[:declaration] + comment + patched[declaration:]
         return VersionWiring(source, text, patched, value, not has_variable), ""
     if has_variable:
@@ -179,7 +181,7 @@ def _packages(errors: list[str]) -> list[str]:
 
 
 def _wire_version(project: Path, copy: Path, wiring: VersionWiring, findings: GoFindings) -> None:
-    (copy / wiring.file.relative_to(project)).write_text(wiring.new, encoding="utf-8")
+    (copy / wiring.file.relative_to(project)).write_bytes(wiring.new.encode("utf-8"))
     built = _go(copy, "build", "-o", os.devnull, ".", readonly=False)
     if built.returncode != 0:
         first = next((ln for ln in built.stderr.splitlines() if ln.strip() and not ln.startswith(("go: ", "#"))), "")
