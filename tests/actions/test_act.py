@@ -324,26 +324,42 @@ def fake_github_two_gatewayds(gatewayd_binaries: dict[str, Path], tmp_path: Path
         yield fake
 
 
+def template_env(fake: FakeGitHub, scratch: Path) -> dict[str, str]:
+    """The env of a template's run: the fake GitHub answers the API and serves GatewayD's releases."""
+    return {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url,
+            "GATEWAYD_RELEASES_API_URL": fake.api_url, **shared_env(scratch)}
+
+
+def run_template(act: Path, plugin: Path, workflow: str, scratch: Path, env: dict[str, str], actions: Path,
+                 extra: list[str] | None = None) -> ActRun:
+    """A template workflow of a plugin repository under act, ``actions`` served as gatewayd-plugin-actions@v1,
+    one job at a time."""
+    return run_act(act, plugin, workflow, scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN},
+                   extra=["--local-repository", f"{ACTIONS_REF}={actions}", "--concurrent-jobs", "1", *(extra or [])])
+
+
+def assert_template_test_run(run: ActRun) -> None:
+    """What the test.yaml template's run must show: every job green, lint run, both GatewayDs loaded the plugin."""
+    assert run.returncode == 0, run.log[-8000:]
+    assert run.log.count("🏁  Job succeeded") == 3  # test, test-plugin × (v0.10.3, latest)
+    assert "| golangci-lint v1.64.8 | ✅ no findings |" in run.log or "golangci-lint v1.64.8: 0 finding(s)" in run.log
+    assert "gatewayd-linux-amd64-v0.10.3.tar.gz" in run.log and "gatewayd-linux-amd64-v0.11.1.tar.gz" in run.log
+    assert ACT_TOKEN not in run.log
+
+
 @pytest.mark.gatewayd
 @pytest.mark.postgres
 def test_copied_templates_give_a_plugin_test_test_plugin_and_release(act: Path, scratch: Path,
                                                                      fake_github_two_gatewayds: FakeGitHub) -> None:
     fake = fake_github_two_gatewayds
     plugin, actions = make_plugin_repository(scratch, tag="v0.1.0")
-    env = {"GITHUB_API_URL": fake.api_url, "GITHUB_SERVER_URL": fake.server_url,
-           "GATEWAYD_RELEASES_API_URL": fake.api_url, **shared_env(scratch)}
-    extra = ["--local-repository", f"{ACTIONS_REF}={actions}", "--concurrent-jobs", "1"]
-
-    run = run_act(act, plugin, "test.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN}, extra=extra)
-    assert run.returncode == 0, run.log[-8000:]
-    assert run.log.count("🏁  Job succeeded") == 3  # test, test-plugin × (v0.10.3, latest)
-    assert "| golangci-lint v1.64.8 | ✅ no findings |" in run.log or "golangci-lint v1.64.8: 0 finding(s)" in run.log
-    assert "gatewayd-linux-amd64-v0.10.3.tar.gz" in run.log and "gatewayd-linux-amd64-v0.11.1.tar.gz" in run.log
+    env = template_env(fake, scratch)
+    run = run_template(act, plugin, "test.yaml", scratch, env, actions)
+    assert_template_test_run(run)
 
     event = scratch / "tag-push.json"
     event.write_text('{"ref": "refs/tags/v0.1.0", "ref_name": "v0.1.0"}', encoding="utf-8")
-    run = run_act(act, plugin, "release.yaml", scratch, env, secrets={"GITHUB_TOKEN": ACT_TOKEN},
-                  extra=[*extra, "--eventpath", str(event)])
+    run = run_template(act, plugin, "release.yaml", scratch, env, actions, ["--eventpath", str(event)])
     assert run.returncode == 0, run.log[-8000:]
     # The release job needs test-plugin: the plugin loads in both GatewayDs before anything is published.
     assert run.log.count("🏁  Job succeeded") == 3, run.log[-8000:]

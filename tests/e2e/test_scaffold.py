@@ -6,6 +6,7 @@ This is the plugin most authors start from, so it must work with the templates u
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,18 +14,13 @@ import pytest
 
 from gatewayd_plugin_actions.gatewayd import postgres
 from tests.conftest import RunCli, git_init
-
-NAME = "gatewayd-plugin-scaffolded"
+from tests.fixtures.plugin_repos import SCAFFOLD_NAME as NAME
 
 
 @pytest.fixture(scope="module")
-def scaffolded(gatewayd_binaries: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("scaffold")
-    (work / "input.yaml").write_text(f"remote_url: https://github.com/acme-labs/{NAME}\nversion: 0.1.0\n"
-                                     "description: scaffolded by GatewayD\nlicense: Apache-2.0\nauthors: [acme]\n")
-    subprocess.run([str(gatewayd_binaries["v0.11.1"]), "plugin", "scaffold", "-i", "input.yaml", "-o", "out"],
-                   cwd=work, check=True, capture_output=True)
-    project = work / "out" / NAME
+def scaffolded(fresh_scaffold: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = tmp_path_factory.mktemp("scaffold") / NAME
+    shutil.copytree(fresh_scaffold, project)
     subprocess.run(["go", "mod", "tidy"], cwd=project, check=True, capture_output=True)
     git_init(project, tag="v0.2.0")
     return project

@@ -7,6 +7,7 @@ against what the modules register and against the files in this folder.
 """
 
 COMMANDS = {
+    "init": "init",
     "validate": "validate",
     "build": "build",
     "package": "package",
