@@ -132,6 +132,26 @@ def test_config_version(tmp_path: Path, name: str, text: str, major: int) -> Non
     assert golangci.config_version(tmp_path / name) == major
 
 
+@pytest.mark.parametrize(("text", "major"), [("version: 2\n", 2), ("version: '2'\n", 2), ("version: ~\n", 1),
+                                             ("{version: \"2\"}\n", 2)])
+def test_config_version_reads_yaml_scalars_as_golangci_lint_does(tmp_path: Path, text: str, major: int) -> None:
+    (tmp_path / ".golangci.yml").write_text(text, encoding="utf-8")
+    assert golangci.config_version(tmp_path / ".golangci.yml") == major
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("linters: [errcheck\n", "expected ',' or ']'"),
+    ('version: "2"\nversion: "2"\n', 'found duplicate key "version"'),  # go-yaml v3 refuses these too
+])
+def test_config_that_is_not_yaml_is_one_line_naming_the_file(tmp_path: Path, text: str, reason: str) -> None:
+    (tmp_path / ".golangci.yml").write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as caught:
+        golangci.config_version(tmp_path / ".golangci.yml")
+    message = str(caught.value)
+    assert ".golangci.yml: not valid yml: " in message, message
+    assert reason in message and "\n" not in message
+
+
 def test_config_version_rejects_unknown_versions(tmp_path: Path) -> None:
     (tmp_path / ".golangci.yml").write_text('version: "3"\n', encoding="utf-8")
     with pytest.raises(UserError, match="unsupported golangci-lint config version"):
@@ -303,7 +323,7 @@ def test_summary_table(tmp_path: Path, run_cli: RunCli) -> None:
     summary = (tmp_path / "step_summary").read_text(encoding="utf-8")
     assert "### Test (go1.24.6)" in summary
     assert "| golangci-lint v1.64.8 | ❌ 3 finding(s) |" in summary
-    assert "| govulncheck v1.1.4 | not run |" in summary
+    assert f"| govulncheck {govulncheck.GOVULNCHECK.version} | not run |" in summary
     assert "| go test | ❌ 7 passed, 1 failed, 0 skipped |" in summary
     assert "| coverage | 81.2% |" in summary or "| coverage | 81.3% |" in summary
     assert "TestX failed: boom" in summary

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from gatewayd_plugin_actions import actions_io, gotools
 from gatewayd_plugin_actions.actions_io import display_path
@@ -63,9 +64,11 @@ def config_version(config: Path) -> int:
     """1 or 2, from the config's top-level ``version`` key (absent means v1, as golangci-lint v2 reads it)."""
     text = config.read_text(encoding="utf-8")
     try:
-        data: Any = tomllib.loads(text) if config.suffix == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise UserError(f"{display_path(config)}: not valid {config.suffix.lstrip('.')}: {exc}") from None
+        # YAML 1.2, as golangci-lint's reader (go-yaml v3) reads it; JSON is YAML too.
+        data: Any = tomllib.loads(text) if config.suffix == ".toml" else YAML(typ="safe", pure=True).load(text)
+    except (YAMLError, tomllib.TOMLDecodeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise UserError(f"{display_path(config)}: not valid {config.suffix.lstrip('.')}: {reason}") from None
     if data is None:
         return 1
     if not isinstance(data, dict):
