@@ -35,6 +35,20 @@ class GoTool:
         return f"{self.package}@{self.version}"
 
 
+TOOL_PINS = Path(__file__).resolve().parent / "toolpins" / "go.mod"
+
+
+@functools.cache
+def pinned_version(module: str) -> str:
+    """The version of ``module`` that ``toolpins/go.mod`` requires. The pins live in a go.mod (not in Python)
+    so that Dependabot's gomod ecosystem bumps them; a bot's PR is complete by itself."""
+    text = TOOL_PINS.read_text(encoding="utf-8")
+    match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", text, re.MULTILINE)
+    if match is None:
+        raise UserError(f"{TOOL_PINS}: no `require {module} vX.Y.Z`; reinstall gatewayd-plugin-actions")
+    return match.group(1)
+
+
 def tools_root() -> Path:
     """Where built tools live: $GPA_TOOLS_DIR, the runner's tool cache, else ~/.cache."""
     if explicit := os.environ.get(TOOLS_ENV):
