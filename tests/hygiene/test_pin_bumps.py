@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from gatewayd_plugin_actions import gotools
+from gatewayd_plugin_actions.checks import golangci
 from gatewayd_plugin_actions.checks.govulncheck import GOVULNCHECK
 from tests.conftest import REPO_ROOT
 from tests.hygiene.test_hygiene import action_files, pin_problems, pinned_references, workflow_files
@@ -162,12 +163,18 @@ def test_dependabot_watches_every_go_mod_that_pins_a_tool() -> None:
     assert watched & set(GO_MODS_NOT_BUMPED) == set()
 
 
-def test_the_go_tool_versions_come_from_the_watched_go_mod() -> None:
-    """govulncheck's version is read from toolpins/go.mod at run time, so a gomod bump there is the whole change."""
+def test_the_go_tool_versions_come_from_the_watched_go_mods() -> None:
+    """govulncheck's and golangci-lint v2's versions are read from toolpins/ at run time, so a gomod bump there is
+    the whole change (a v2 that needs a newer Go also needs a row: tests/checks/test_go_checks.py)."""
+    watched = {d.strip("/") for d in directories("gomod")}
     pins = gotools.TOOL_PINS.read_text(encoding="utf-8")
     assert f"\nrequire golang.org/x/vuln {GOVULNCHECK.version}\n" in pins
-    assert str(gotools.TOOL_PINS.parent.relative_to(REPO_ROOT)) in {d.strip("/") for d in directories("gomod")}
+    assert str(gotools.TOOL_PINS.parent.relative_to(REPO_ROOT)) in watched
     assert re.fullmatch(r"v\d+\.\d+\.\d+", GOVULNCHECK.version)
+    v2_pins = golangci.V2_PINS.read_text(encoding="utf-8")
+    (_, newest), *_ = golangci.v2_by_go()
+    assert f"\nrequire {golangci.V2_MODULE} {newest}\n" in v2_pins
+    assert str(golangci.V2_PINS.parent.relative_to(REPO_ROOT)) in watched
 
 
 def uv_compile_command() -> str:
