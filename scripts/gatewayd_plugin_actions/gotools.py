@@ -35,6 +35,28 @@ class GoTool:
         return f"{self.package}@{self.version}"
 
 
+TOOL_PINS = Path(__file__).resolve().parent / "toolpins" / "go.mod"
+
+
+@functools.cache
+def pinned_version(module: str, go_mod: Path = TOOL_PINS) -> str:
+    """The version of ``module`` that ``go_mod`` (a go.mod under ``toolpins/``) requires. The pins live in go.mod
+    files (not in Python) so that Dependabot's gomod ecosystem bumps them; a bot's PR is complete by itself."""
+    text = go_mod.read_text(encoding="utf-8")
+    match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", text, re.MULTILINE)
+    if match is None:
+        raise UserError(f"{go_mod}: no `require {module} vX.Y.Z`; reinstall gatewayd-plugin-actions")
+    return match.group(1)
+
+
+def go_directive(go_mod: Path) -> tuple[int, int]:
+    """(major, minor) of the ``go`` directive of ``go_mod``."""
+    match = re.search(r"^go\s+(\d+)\.(\d+)", go_mod.read_text(encoding="utf-8"), re.MULTILINE)
+    if match is None:
+        raise UserError(f"{go_mod}: no `go` directive; reinstall gatewayd-plugin-actions")
+    return int(match.group(1)), int(match.group(2))
+
+
 def tools_root() -> Path:
     """Where built tools live: $GPA_TOOLS_DIR, the runner's tool cache, else ~/.cache."""
     if explicit := os.environ.get(TOOLS_ENV):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from gatewayd_plugin_actions import gotools
 from gatewayd_plugin_actions.checks import golangci, gotest, govulncheck
 from gatewayd_plugin_actions.errors import UserError
 from tests.conftest import EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin
@@ -132,6 +134,26 @@ def test_config_version(tmp_path: Path, name: str, text: str, major: int) -> Non
     assert golangci.config_version(tmp_path / name) == major
 
 
+@pytest.mark.parametrize(("text", "major"), [("version: 2\n", 2), ("version: '2'\n", 2), ("version: ~\n", 1),
+                                             ("{version: \"2\"}\n", 2)])
+def test_config_version_reads_yaml_scalars_as_golangci_lint_does(tmp_path: Path, text: str, major: int) -> None:
+    (tmp_path / ".golangci.yml").write_text(text, encoding="utf-8")
+    assert golangci.config_version(tmp_path / ".golangci.yml") == major
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("linters: [errcheck\n", "expected ',' or ']'"),
+    ('version: "2"\nversion: "2"\n', 'found duplicate key "version"'),  # go-yaml v3 refuses these too
+])
+def test_config_that_is_not_yaml_is_one_line_naming_the_file(tmp_path: Path, text: str, reason: str) -> None:
+    (tmp_path / ".golangci.yml").write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as caught:
+        golangci.config_version(tmp_path / ".golangci.yml")
+    message = str(caught.value)
+    assert ".golangci.yml: not valid yml: " in message, message
+    assert reason in message and "\n" not in message
+
+
 def test_config_version_rejects_unknown_versions(tmp_path: Path) -> None:
     (tmp_path / ".golangci.yml").write_text('version: "3"\n', encoding="utf-8")
     with pytest.raises(UserError, match="unsupported golangci-lint config version"):
@@ -141,7 +163,8 @@ def test_config_version_rejects_unknown_versions(tmp_path: Path) -> None:
 def test_plan_picks_major_from_config_and_v2_from_go(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     assert golangci.plan(tmp_path, "go1.24.6").version == "v2.8.0"  # no config: v2 defaults
-    assert golangci.plan(tmp_path, "go1.26.1").version == "v2.15.0"
+    (major, minor), newest = golangci.v2_by_go()[0]
+    assert golangci.plan(tmp_path, f"go{major}.{minor}.1").version == newest
     (tmp_path / ".golangci.yml").write_text(V1_CONFIG, encoding="utf-8")
     plan = golangci.plan(tmp_path, "go1.26.1")
     assert (plan.version, plan.tool.package) == ("v1.64.8", golangci.V1_PACKAGE)
@@ -149,6 +172,50 @@ def test_plan_picks_major_from_config_and_v2_from_go(tmp_path: Path) -> None:
         golangci.plan(tmp_path, "go1.26.1", "v2.8.0")
     with pytest.raises(UserError, match="too old"):
         golangci.v2_for_go("go1.21.0")
+
+
+def v2_row_gaps() -> list[str]:
+    """Go minors from the oldest v2 row up to the pinned one that have no row (each needs the last v2 for it)."""
+    rows = dict(golangci.v2_by_go())
+    newest, oldest = max(rows), min(rows)
+    return [f"Go {newest[0]}.{m}: add (({newest[0]}, {m}), <the last golangci-lint v2 whose go.mod says go "
+            f"{newest[0]}.{m}>) to V2_FOR_OLDER_GO in checks/golangci.py"
+            for m in range(oldest[1], newest[1]) if (newest[0], m) not in rows]
+
+
+def test_v2_rows_cover_every_go_minor_from_the_pin_down() -> None:
+    rows = golangci.v2_by_go()
+    assert v2_row_gaps() == []
+    assert rows[0] == (gotools.go_directive(golangci.V2_PINS),
+                       gotools.pinned_version(golangci.V2_MODULE, golangci.V2_PINS))
+    assert [minimum for minimum, _ in rows] == sorted((m for m, _ in rows), reverse=True)
+
+
+def bumped_v2_pins(tmp_path: Path, go: str, release: str) -> Path:
+    """toolpins/golangci-lint-v2/go.mod as Dependabot leaves it after `go get <v2>@<release>`."""
+    text = golangci.V2_PINS.read_text(encoding="utf-8")
+    text = re.sub(r"^go \S+$", f"go {go}", text, count=1, flags=re.MULTILINE)
+    text = re.sub(rf"^require {re.escape(golangci.V2_MODULE)} \S+$", f"require {golangci.V2_MODULE} {release}", text,
+                  count=1, flags=re.MULTILINE)
+    path = tmp_path / "go.mod"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_v2_bump_on_the_same_go_is_the_whole_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (major, minor), _ = golangci.v2_by_go()[0]
+    monkeypatch.setattr(golangci, "V2_PINS", bumped_v2_pins(tmp_path, f"{major}.{minor}.0", "v2.99.1"))
+    assert golangci.v2_for_go(f"go{major}.{minor}.3") == "v2.99.1"
+    assert v2_row_gaps() == []
+
+
+def test_a_v2_bump_that_needs_a_newer_go_asks_for_the_row_it_replaced(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (major, minor), _ = golangci.v2_by_go()[0]
+    monkeypatch.setattr(golangci, "V2_PINS", bumped_v2_pins(tmp_path, f"{major}.{minor + 1}.0", "v2.99.0"))
+    assert golangci.v2_for_go(f"go{major}.{minor + 1}.0") == "v2.99.0"
+    assert v2_row_gaps() == [f"Go {major}.{minor}: add (({major}, {minor}), <the last golangci-lint v2 whose go.mod "
+                             f"says go {major}.{minor}>) to V2_FOR_OLDER_GO in checks/golangci.py"]
 
 
 def test_govulncheck_stream_levels() -> None:
@@ -303,7 +370,7 @@ def test_summary_table(tmp_path: Path, run_cli: RunCli) -> None:
     summary = (tmp_path / "step_summary").read_text(encoding="utf-8")
     assert "### Test (go1.24.6)" in summary
     assert "| golangci-lint v1.64.8 | ❌ 3 finding(s) |" in summary
-    assert "| govulncheck v1.1.4 | not run |" in summary
+    assert f"| govulncheck {govulncheck.GOVULNCHECK.version} | not run |" in summary
     assert "| go test | ❌ 7 passed, 1 failed, 0 skipped |" in summary
     assert "| coverage | 81.2% |" in summary or "| coverage | 81.3% |" in summary
     assert "TestX failed: boom" in summary

@@ -25,16 +25,16 @@ VERSION_COMMENT = re.compile(r"uses:\s*(?P<ref>\S+)\s+#\s*(?P<version>v\d+(\.\d+
 OWN_REPOSITORY = "gatewayd-plugin-actions/gatewayd-plugin-actions"
 
 
-def action_files() -> list[Path]:
-    found = [REPO_ROOT / "action.yml", *sorted(REPO_ROOT.glob("*/action.yml"))]
-    found += sorted((REPO_ROOT / "tests" / "act").rglob("action.yml"))
+def action_files(root: Path = REPO_ROOT) -> list[Path]:
+    found = [root / "action.yml", *sorted(root.glob("*/action.yml"))]
+    found += sorted((root / "tests" / "act").rglob("action.yml"))
     return [p for p in found if p.is_file() and ".venv" not in p.parts]
 
 
-def workflow_files() -> list[Path]:
-    found = sorted((REPO_ROOT / "workflows").glob("*.yaml"))
-    found += sorted((REPO_ROOT / ".github" / "workflows").glob("*.y*ml"))
-    found += sorted((REPO_ROOT / "tests" / "act" / "workflows").glob("*.y*ml"))
+def workflow_files(root: Path = REPO_ROOT) -> list[Path]:
+    found = sorted((root / "workflows").glob("*.yaml"))
+    found += sorted((root / ".github" / "workflows").glob("*.y*ml"))
+    found += sorted((root / "tests" / "act" / "workflows").glob("*.y*ml"))
     return found
 
 
@@ -217,9 +217,9 @@ def workflow_rule_problems(path: Path) -> list[str]:
     return problems
 
 
-def pinned_references() -> Iterator[tuple[Path, int, str, str | None]]:
+def pinned_references(root: Path = REPO_ROOT) -> Iterator[tuple[Path, int, str, str | None]]:
     """Every `uses: owner/repo@<sha>` line with its trailing version comment, in every action and workflow."""
-    for path in [*action_files(), *workflow_files()]:
+    for path in [*action_files(root), *workflow_files(root)]:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             stripped = line.strip().removeprefix("- ")
             if not stripped.startswith("uses:"):
@@ -230,11 +230,13 @@ def pinned_references() -> Iterator[tuple[Path, int, str, str | None]]:
                 yield path, number, ref, match.group("version") if match else None
 
 
-def test_every_sha_pin_has_a_version_comment_and_all_pins_agree() -> None:
+def pin_problems(root: Path = REPO_ROOT) -> tuple[list[str], set[str]]:
+    """What is wrong with the SHA pins under ``root`` (one line each), and the actions pinned there. Also run on
+    bumped copies of the repository (tests/hygiene/test_pin_bumps.py)."""
     problems: list[str] = []
     seen: dict[str, tuple[str, str | None, str]] = {}
-    for path, line, ref, version in pinned_references():
-        where = f"{rel(path)}:{line}"
+    for path, line, ref, version in pinned_references(root):
+        where = f"{path.relative_to(root)}:{line}"
         pin = SHA_PIN.match(ref)
         assert pin is not None
         if version is None:
@@ -243,9 +245,17 @@ def test_every_sha_pin_has_a_version_comment_and_all_pins_agree() -> None:
         if repo in seen and seen[repo][0] != pin.group("sha"):
             problems.append(f"{where}: {repo}@{pin.group('sha')} ({version}) differs from "
                             f"{seen[repo][2]}: @{seen[repo][0]} ({seen[repo][1]}); pin one release everywhere")
+        elif repo in seen and seen[repo][1] != version:
+            problems.append(f"{where}: {repo}@{pin.group('sha')} says {version} where {seen[repo][2]} says "
+                            f"{seen[repo][1]} for the same SHA; fix the comment")
         seen.setdefault(repo, (pin.group("sha"), version, where))
+    return problems, set(seen)
+
+
+def test_every_sha_pin_has_a_version_comment_and_all_pins_agree() -> None:
+    problems, pinned = pin_problems()
     assert not problems, "\n".join(problems)
-    assert "actions/setup-go" in seen and "actions/checkout" in seen
+    assert "actions/setup-go" in pinned and "actions/checkout" in pinned
 
 
 def test_templates_reference_this_repository_at_v1() -> None:

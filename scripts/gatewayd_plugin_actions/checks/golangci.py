@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from gatewayd_plugin_actions import actions_io, gotools
 from gatewayd_plugin_actions.actions_io import display_path
@@ -26,13 +27,25 @@ CONFIG_NAMES = (".golangci.yml", ".golangci.yaml", ".golangci.toml", ".golangci.
 LAST_V1 = "v1.64.8"
 V1_PACKAGE = "github.com/golangci/golangci-lint/cmd/golangci-lint"
 V2_PACKAGE = "github.com/golangci/golangci-lint/v2/cmd/golangci-lint"
-# Newest v2 release per minimum Go (the go directive of its go.mod), newest first.
-V2_BY_GO: tuple[tuple[tuple[int, int], str], ...] = (
-    ((1, 26), "v2.15.0"),
+V2_MODULE = "github.com/golangci/golangci-lint/v2"
+# The v2 release for the newest Go: toolpins/golangci-lint-v2/go.mod requires it, and its `go` directive is that
+# release's (`go get` raises it), so a Dependabot bump there moves the newest row by itself.
+V2_PINS = gotools.TOOL_PINS.parent / "golangci-lint-v2" / "go.mod"
+# The last v2 release for each older Go minor (facts that do not change: golangci-lint releases only for its
+# newest Go). When a bump raises the pin's `go` directive, the release it replaced becomes a row here
+# (tests/checks/test_go_checks.py fails until every minor down to the oldest has one).
+V2_FOR_OLDER_GO: tuple[tuple[tuple[int, int], str], ...] = (
     ((1, 25), "v2.12.2"),
     ((1, 24), "v2.8.0"),
     ((1, 23), "v2.3.1"),
 )
+
+
+def v2_by_go() -> tuple[tuple[tuple[int, int], str], ...]:
+    """Newest v2 release per minimum Go (the go directive of its go.mod), newest first."""
+    newest = gotools.go_directive(V2_PINS)
+    older = tuple(row for row in V2_FOR_OLDER_GO if row[0] < newest)
+    return ((newest, gotools.pinned_version(V2_MODULE, V2_PINS)), *older)
 
 
 @dataclass(frozen=True)
@@ -63,9 +76,11 @@ def config_version(config: Path) -> int:
     """1 or 2, from the config's top-level ``version`` key (absent means v1, as golangci-lint v2 reads it)."""
     text = config.read_text(encoding="utf-8")
     try:
-        data: Any = tomllib.loads(text) if config.suffix == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise UserError(f"{display_path(config)}: not valid {config.suffix.lstrip('.')}: {exc}") from None
+        # YAML 1.2, as golangci-lint's reader (go-yaml v3) reads it; JSON is YAML too.
+        data: Any = tomllib.loads(text) if config.suffix == ".toml" else YAML(typ="safe", pure=True).load(text)
+    except (YAMLError, tomllib.TOMLDecodeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise UserError(f"{display_path(config)}: not valid {config.suffix.lstrip('.')}: {reason}") from None
     if data is None:
         return 1
     if not isinstance(data, dict):
@@ -81,7 +96,7 @@ def config_version(config: Path) -> int:
 
 def v2_for_go(goversion: str) -> str:
     minor = gotools.go_minor(goversion)
-    for minimum, release in V2_BY_GO:
+    for minimum, release in v2_by_go():
         if minor >= minimum:
             return release
     raise UserError(f"{goversion} is too old for golangci-lint v2 (needs Go 1.23+); set golangci-lint-version")

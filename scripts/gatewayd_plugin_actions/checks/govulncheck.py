@@ -20,7 +20,8 @@ from gatewayd_plugin_actions import actions_io, gotools
 from gatewayd_plugin_actions.actions_io import display_path
 from gatewayd_plugin_actions.errors import Problem, UserError
 
-GOVULNCHECK = gotools.GoTool("govulncheck", "golang.org/x/vuln/cmd/govulncheck", "v1.1.4")
+GOVULNCHECK = gotools.GoTool("govulncheck", "golang.org/x/vuln/cmd/govulncheck",
+                             gotools.pinned_version("golang.org/x/vuln"))
 DB_ENV = "GOVULNDB"  # a mirror of vuln.go.dev (file:// or https://), as the go command's own docs name it
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
 
 from gatewayd_plugin_actions.contract import sha256_file
 
@@ -96,7 +96,7 @@ def install_local_archive(gatewayd: Path, archive: Path, name: str, workdir: Pat
     if code != 0:
         result.problems.append(f"`gatewayd plugin install` exited with {code}")
     if config.is_file():
-        loaded = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        loaded = YAML(typ="safe", pure=True).load(config.read_text(encoding="utf-8")) or {}
         entries = [p for p in loaded.get("plugins") or [] if isinstance(p, dict) and p.get("name") == name]
         if not entries:
             result.problems.append(f"{config.name} has no plugins entry named {name!r} after install")

@@ -1,6 +1,6 @@
 //go:build tools
 
-// Package tools pins github.com/nektos/act v0.2.82 for tools/gobin.py, which builds github.com/nektos/act
+// Package tools pins github.com/nektos/act (the version go.mod requires; Dependabot bumps it) for tools/gobin.py, which builds github.com/nektos/act
 // from this directory with -mod=readonly. Regenerate go.mod/go.sum with go get, not go mod tidy
 // (see tools/gobin.py).
 package tools
