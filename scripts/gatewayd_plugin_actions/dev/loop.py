@@ -6,8 +6,9 @@
    at trace level, the plugin listed by GetPlugins and "Plugin is ready"; then one line on stdout with the
    proxy's ``psql`` connection string and the API address;
 3. the plugin's log lines (and GatewayD's errors) streamed from GatewayD's log;
-4. on a change to a build input (:mod:`.watch`): validate and build again while the old plugin keeps serving;
-   a failed build is printed and changes nothing; a good one restarts GatewayD on the same ports with it;
+4. on a change to a build input (:mod:`.watch`): validate and build again (DEV_REBUILD: the same ``go build``,
+   not packed) while the old plugin keeps serving; a failed build is printed and changes nothing; a good one
+   restarts GatewayD on the same ports with it;
 5. Ctrl-C: GatewayD stopped (SIGTERM, then its process group killed), PostgreSQL stopped, every temp dir gone.
 
 Why a GatewayD restart and not GatewayD's own reload: both v0.10.3 and v0.11.1 reload a plugin only after a
@@ -104,8 +105,7 @@ class DevLoop:
         self.changed_at = time.monotonic()
         actions_io.progress(f"dev: {first_few(sorted(changed))} changed: rebuilding {self.name}")
         try:
-            run_stages([stages.Validate()], self.ctx, grouped=False)
-            self.plugin = build_plugin(run, self.ctx)
+            self.plugin = self.build(run)
         except UserError as failure:
             actions_io.progress(f"dev: the build failed:\n{failure.message}")
             running = f"{self.name} {run.report.plugin_version} keeps running" if self.serving else "nothing runs"
@@ -113,6 +113,18 @@ class DevLoop:
             return False
         self.pending = True
         return True
+
+    def build(self, run: Session) -> PluginUnderTest:
+        """The first good build as test-plugin makes it (packed too); later ones unpacked (DEV_REBUILD): GatewayD
+        is given the binary, and the archive of the first build stays the one in the dist."""
+        if self.plugin is None:
+            run_stages([stages.Validate()], self.ctx, grouped=False)
+            return build_plugin(run, self.ctx)
+        run_stages(stages.DEV_REBUILD, self.ctx, grouped=False)
+        assert self.ctx.manifest is not None
+        binary = self.ctx.binaries[0]
+        return dataclasses.replace(self.plugin, manifest=self.ctx.manifest.path, binary=binary.path,
+                                   binary_sha256=binary.sha256)
 
     def wait_for_build(self, run: Session) -> None:
         """Block until a change leads to a good build."""
