@@ -5,6 +5,7 @@ Ctrl-C typed into the terminal. Afterwards no process it started may be left and
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from gatewayd_plugin_actions.dev.watch import SourceWatch
 from gatewayd_plugin_actions.gatewayd import postgres
-from tests.conftest import EXAMPLE_PLUGIN, clean_env, copy_plugin, git_init
+from tests.conftest import EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin, git_init
 from tests.fixtures.terminal import CTRL_C, Terminal, alive, descendants, group_alive
 
 PLUGIN = "gatewayd-plugin-example"
@@ -136,3 +137,19 @@ def test_the_watcher_sees_build_inputs_and_the_manifest_only(tmp_path: Path) -> 
         assert watch.wait(5.0) == {"plugin/module.go", "go.sum"}
         (project / "gatewayd_plugin.yaml").write_text((project / "gatewayd_plugin.yaml").read_text() + "\n")
         assert watch.wait(5.0) == {"gatewayd_plugin.yaml"}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((), r"gatewayd_plugin\.yaml: file not found"),
+    (("--plugin-env", "NOEQUALS"), r"--plugin-env 'NOEQUALS': expected KEY=VALUE"),
+])
+def test_bad_input_is_one_line_and_leaves_nothing(run_cli: RunCli, tmp_path: Path, dev_tmpdir: Path,
+                                                  args: tuple[str, ...], message: str) -> None:
+    project = tmp_path / "not-a-plugin"
+    project.mkdir()
+    result = run_cli("dev", "--project", project, "--gatewayd-binary", "/nonexistent/gatewayd", *args,
+                     env=clean_env(TMPDIR=str(dev_tmpdir)), timeout=60)
+    assert result.returncode == 1
+    assert re.search(message, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(dev_tmpdir.iterdir())

@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 from types import FrameType
 
-from gatewayd_plugin_actions.commands.common import add_project
+from gatewayd_plugin_actions.commands.common import add_gatewayd_run, add_project
 from gatewayd_plugin_actions.dev.loop import run_dev
 from gatewayd_plugin_actions.integration.engine import IntegrationOptions
 
@@ -21,18 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("dev", help="run the plugin in a local GatewayD, rebuilt and reloaded on changes",
                                    description=__doc__)
     add_project(parser)
-    gatewayd = parser.add_mutually_exclusive_group()
-    gatewayd.add_argument("--gatewayd-version", default="latest", metavar="TAG",
-                          help="release of gatewayd-io/gatewayd to download and verify (default: latest)")
-    gatewayd.add_argument("--gatewayd-binary", type=Path, metavar="PATH",
-                          help="use this GatewayD binary instead of downloading a release")
-    parser.add_argument("--postgres-url", metavar="URL",
-                        help="an existing PostgreSQL (postgres://user:pass@host:port/db); default: start a "
-                             "throwaway server on 127.0.0.1")
-    parser.add_argument("--plugin-env", action="extend", nargs="+", default=[], metavar="K=V",
-                        help="set or override env entries of the plugin (repeatable)")
-    parser.add_argument("--plugin-args", metavar="'ARGS'",
-                        help="replace the plugin's args (one shell-quoted string, e.g. '--log-level trace')")
+    add_gatewayd_run(parser, parser)
     parser.add_argument("--version-variable", metavar="IMPORTPATH.Version",
                         help="as in `release` (default: <module>/plugin.Version when it exists; 'none')")
     parser.add_argument("--build-tags", default="", metavar="TAGS")

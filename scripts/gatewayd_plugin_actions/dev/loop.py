@@ -204,21 +204,27 @@ def run_dev(options: IntegrationOptions) -> None:
         raise UserError("dev runs on Linux and macOS (GatewayD's plugins talk over unix sockets there)")
     parse_plugin_env(options.plugin_env)
     parse_plugin_args(options.plugin_args)  # bad quoting is reported before anything is built
-    with open_session(options) as run, SourceWatch(options.project, options.extra_files) as watch:
+    with open_session(options) as run:
         with actions_io.group("validate"):
             ctx = prepare(run, options)
-        given_pg = postgres.given(options.postgres_url) if options.postgres_url else None
-        with actions_io.group("GatewayD"):
-            gatewayd = resolve_gatewayd(run)
-        loop = DevLoop(ctx, watch)
-        actions_io.progress(f"dev: building {loop.name} as the release does (PostgreSQL starts meanwhile); "
-                            f"watching {options.project} for changes")
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            built = pool.submit(build_plugin, run, ctx)
-            with provide_postgres(run, given_pg) as pg:
-                try:
-                    loop.plugin = built.result()
-                except UserError as failure:  # nothing runs yet: say why and wait for a fix
-                    actions_io.progress(f"dev: the build failed:\n{failure.message}")
-                loop.serve_forever(run, gatewayd, pg)
+        with SourceWatch(options.project, options.extra_files) as watch:
+            serve_project(run, options, ctx, watch)
+
+
+def serve_project(run: Session, options: IntegrationOptions, ctx: ReleaseContext, watch: SourceWatch) -> None:
+    """GatewayD and PostgreSQL for the validated project, then the loop, until Ctrl-C."""
+    given_pg = postgres.given(options.postgres_url) if options.postgres_url else None
+    with actions_io.group("GatewayD"):
+        gatewayd = resolve_gatewayd(run)
+    loop = DevLoop(ctx, watch)
+    actions_io.progress(f"dev: building {loop.name} as the release does (PostgreSQL starts meanwhile); "
+                        f"watching {options.project} for changes")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        built = pool.submit(build_plugin, run, ctx)
+        with provide_postgres(run, given_pg) as pg:
+            try:
+                loop.plugin = built.result()
+            except UserError as failure:  # nothing runs yet: say why and wait for a fix
+                actions_io.progress(f"dev: the build failed:\n{failure.message}")
+            loop.serve_forever(run, gatewayd, pg)
 

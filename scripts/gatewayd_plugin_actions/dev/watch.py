@@ -15,6 +15,7 @@ from pathlib import Path
 import watchfiles
 
 from gatewayd_plugin_actions.contract import MANIFEST_FILE
+from gatewayd_plugin_actions.errors import UserError
 from gatewayd_plugin_actions.release.version import is_build_input
 
 # watchfiles yields once changes have been quiet for STEP_MS (an editor's save is several events), at the latest
@@ -72,7 +73,7 @@ class SourceWatch:
     def wait(self, timeout: float) -> set[str]:
         """Changed paths (relative to the project), after waiting up to ``timeout`` seconds for the first."""
         if self._error:
-            raise self._error[0]
+            raise UserError(f"cannot watch {self.project} for changes: {self._error[0]}")
         changed: set[str] = set()
         try:
             changed |= self._changes.get(timeout=timeout)
