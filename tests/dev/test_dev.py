@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from gatewayd_plugin_actions.dev.watch import SourceWatch
-from gatewayd_plugin_actions.gatewayd import postgres
+from gatewayd_plugin_actions.gatewayd import configs, postgres, program
 from tests.conftest import EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin, git_init
 from tests.fixtures.terminal import CTRL_C, Terminal, alive, descendants, group_alive
 
@@ -122,6 +122,36 @@ def test_dev_serves_reloads_on_an_edit_and_leaves_nothing_after_ctrl_c(
     assert not list(dev_tmpdir.iterdir()), list(dev_tmpdir.iterdir())
 
 
+@pytest.mark.gatewayd
+@pytest.mark.postgres
+def test_dev_waits_through_a_broken_first_build_and_a_plugin_that_does_not_start(
+        tmp_path: Path, dev_tmpdir: Path, gatewayd_binaries: dict[str, Path]) -> None:
+    project = copy_plugin(EXAMPLE_PLUGIN, tmp_path / PLUGIN)
+    main_go = project / "main.go"
+    source = main_go.read_text(encoding="utf-8")
+    main_go.write_text(source + "\nfunc broken( {\n", encoding="utf-8")
+    terminal = Terminal([sys.executable, "-m", "gatewayd_plugin_actions", "dev", "--project", str(project),
+                         "--gatewayd-binary", str(gatewayd_binaries["v0.11.1"])], clean_env(TMPDIR=str(dev_tmpdir)))
+    try:
+        terminal.expect(r"^dev: the build failed:\n.*go build failed", 300)
+        terminal.expect(r"^dev: nothing runs; fix it and save to try again", 10)
+        # It builds, but exits before serving: GatewayD's reason is shown, and dev waits for the next save.
+        main_go.write_text(source.replace("func main() {\n", "func main() {\n\tos.Exit(3)\n", 1), encoding="utf-8")
+        terminal.expect(rf"^dev: plugin {PLUGIN} did not load in GatewayD v0\.11\.1 .*exit status 3", 120)
+        terminal.expect(r"^dev: fix the plugin and save to try again", 10)
+        main_go.write_text(source, encoding="utf-8")
+        loaded = terminal.expect(READY_RE, 120)
+        assert loaded["head"].startswith("reloaded") and loaded["name"] == PLUGIN
+        assert reported_version(loaded["api"]) == loaded["version"]
+        running = descendants(terminal.pid)
+        terminal.type(CTRL_C)
+        assert terminal.wait(timeout=90) == 130
+    finally:
+        terminal.close()
+    assert not [p for p in running if alive(p.pid) or group_alive(p.pgid)]
+    assert not list(dev_tmpdir.iterdir()), list(dev_tmpdir.iterdir())
+
+
 def test_the_watcher_sees_build_inputs_and_the_manifest_only(tmp_path: Path) -> None:
     project = copy_plugin(EXAMPLE_PLUGIN, tmp_path / PLUGIN)
     (project / "dist").mkdir()
@@ -153,3 +183,16 @@ def test_bad_input_is_one_line_and_leaves_nothing(run_cli: RunCli, tmp_path: Pat
     assert re.search(message, result.stderr), result.stderr
     assert "Traceback" not in result.stderr
     assert not list(dev_tmpdir.iterdir())
+
+
+@pytest.mark.gatewayd
+@pytest.mark.parametrize("version", ["v0.10.3", "v0.11.1"])
+def test_the_trace_level_config_passes_gatewayd_lint(tmp_path: Path, gatewayd_binaries: dict[str, Path],
+                                                     version: str) -> None:
+    ports = configs.Ports.pick()
+    cert, key = configs.self_signed_cert(tmp_path)
+    config = tmp_path / "gatewayd.yaml"
+    config.write_text(configs.global_config(ports, "127.0.0.1:5432", cert, key, tmp_path / "raft", "trace"))
+    assert "level: trace" in config.read_text()
+    ok, output = program.lint_global_config(gatewayd_binaries[version], config)
+    assert ok, output

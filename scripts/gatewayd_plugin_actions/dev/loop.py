@@ -107,12 +107,15 @@ class DevLoop:
         try:
             self.plugin = self.build(run)
         except UserError as failure:
-            actions_io.progress(f"dev: the build failed:\n{failure.message}")
-            running = f"{self.name} {run.report.plugin_version} keeps running" if self.serving else "nothing runs"
-            actions_io.progress(f"dev: {running}; fix it and save to try again (Ctrl-C stops)")
+            self.build_failed(run, failure)
             return False
         self.pending = True
         return True
+
+    def build_failed(self, run: Session, failure: UserError) -> None:
+        actions_io.progress(f"dev: the build failed:\n{failure.message}")
+        running = f"{self.name} {run.report.plugin_version} keeps running" if self.serving else "nothing runs"
+        actions_io.progress(f"dev: {running}; fix it and save to try again (Ctrl-C stops)")
 
     def build(self, run: Session) -> PluginUnderTest:
         """The first good build as test-plugin makes it (packed too); later ones unpacked (DEV_REBUILD): GatewayD
@@ -144,7 +147,6 @@ class DevLoop:
         print(f"{head}: {what} | psql '{proxy_url(pg.target, ports)}'{password} | API "
               f"http://127.0.0.1:{ports.http} | Ctrl-C stops", flush=True)
         self.changed_at = None
-        self.pending = False
 
     def while_loaded(self, run: Session, process: program.GatewayDProcess, pg: postgres.Postgres,
                      ports: Ports) -> None:
@@ -182,6 +184,7 @@ class DevLoop:
                 if self.plugin is None:
                     self.wait_for_build(run)
                 assert self.plugin is not None
+                self.pending = False  # this build is served now; a failure below waits for the next one
                 local_path, checksum = place_plugin(run, gatewayd, self.plugin)
                 serve(run, gatewayd, self.plugin, local_path, checksum, pg, self.while_loaded)
             except PluginRunFailed as failure:
@@ -224,7 +227,7 @@ def serve_project(run: Session, options: IntegrationOptions, ctx: ReleaseContext
         with provide_postgres(run, given_pg) as pg:
             try:
                 loop.plugin = built.result()
-            except UserError as failure:  # nothing runs yet: say why and wait for a fix
-                actions_io.progress(f"dev: the build failed:\n{failure.message}")
+            except UserError as failure:  # nothing runs yet: say why; serve_forever waits for a fix
+                loop.build_failed(run, failure)
             loop.serve_forever(run, gatewayd, pg)
 
