@@ -20,7 +20,7 @@ import pytest
 from gatewayd_plugin_actions.dev.watch import SourceWatch
 from gatewayd_plugin_actions.gatewayd import configs, postgres, program
 from tests.conftest import EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin, git_init
-from tests.fixtures.terminal import CTRL_C, Terminal, alive, descendants, group_alive
+from tests.fixtures.terminal import CTRL_C, Proc, Terminal, alive, descendants, group_alive
 
 PLUGIN = "gatewayd-plugin-example"
 MODULE_GO = Path("plugin") / "module.go"
@@ -149,6 +149,30 @@ def test_dev_waits_through_a_broken_first_build_and_a_plugin_that_does_not_start
     finally:
         terminal.close()
     assert not [p for p in running if alive(p.pid) or group_alive(p.pgid)]
+    assert not list(dev_tmpdir.iterdir()), list(dev_tmpdir.iterdir())
+
+
+@pytest.mark.gatewayd
+@pytest.mark.postgres
+def test_ctrl_c_while_building_and_starting_postgres_leaves_nothing(
+        tmp_path: Path, dev_tmpdir: Path, gatewayd_binaries: dict[str, Path]) -> None:
+    project = copy_plugin(EXAMPLE_PLUGIN, tmp_path / PLUGIN)
+    terminal = Terminal([sys.executable, "-m", "gatewayd_plugin_actions", "dev", "--project", str(project),
+                         "--gatewayd-binary", str(gatewayd_binaries["v0.11.1"])], clean_env(TMPDIR=str(dev_tmpdir)))
+    try:
+        terminal.expect(r"^dev: building gatewayd-plugin-example as the release does", 60)
+        deadline = time.monotonic() + 30
+        seen: list[Proc] = []
+        while time.monotonic() < deadline and not any(p.name == "postgres" for p in seen):
+            seen += [p for p in descendants(terminal.pid) if p not in seen]  # go build, initdb, postgres …
+            time.sleep(0.02)
+        assert any(p.name == "postgres" for p in seen), seen
+        terminal.type(CTRL_C)
+        assert terminal.wait(timeout=90) == 130, terminal.output[-3000:]
+    finally:
+        terminal.close()
+    assert "dev: ready" not in terminal.output
+    assert not [p for p in seen if alive(p.pid)], [p for p in seen if alive(p.pid)]
     assert not list(dev_tmpdir.iterdir()), list(dev_tmpdir.iterdir())
 
 

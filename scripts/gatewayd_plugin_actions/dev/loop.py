@@ -19,9 +19,11 @@ ready ~1.5 s after start), re-reads everything, and is the path test-plugin alre
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,11 +209,28 @@ def run_dev(options: IntegrationOptions) -> None:
         raise UserError("dev runs on Linux and macOS (GatewayD's plugins talk over unix sockets there)")
     parse_plugin_env(options.plugin_env)
     parse_plugin_args(options.plugin_args)  # bad quoting is reported before anything is built
-    with open_session(options) as run:
+    with open_session(options) as run, go_work_inside(run.root):
         with actions_io.group("validate"):
             ctx = prepare(run, options)
         with SourceWatch(options.project, options.extra_files) as watch:
             serve_project(run, options, ctx, watch)
+
+
+@contextlib.contextmanager
+def go_work_inside(root: Path) -> Iterator[None]:
+    """``go build``'s work directories inside the session: a build that Ctrl-C interrupts leaves its
+    ``go-build*`` directory behind (Go does not remove it on SIGINT), and it goes with the session."""
+    work = root / "go-tmp"
+    work.mkdir()
+    previous = os.environ.get("GOTMPDIR")
+    os.environ["GOTMPDIR"] = str(work)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("GOTMPDIR", None)
+        else:
+            os.environ["GOTMPDIR"] = previous
 
 
 def serve_project(run: Session, options: IntegrationOptions, ctx: ReleaseContext, watch: SourceWatch) -> None:
