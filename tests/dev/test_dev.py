@@ -42,6 +42,20 @@ def dev_tmpdir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def start_dev(project: Path, gatewayd: Path, tmpdir: Path) -> Terminal:
+    """``dev`` on ``project`` in a pseudo-terminal of its own, with its own TMPDIR."""
+    return Terminal([sys.executable, "-m", "gatewayd_plugin_actions", "dev", "--project", str(project),
+                     "--gatewayd-binary", str(gatewayd)], clean_env(TMPDIR=str(tmpdir)))
+
+
+def assert_nothing_left(started: list[Proc], tmpdir: Path) -> None:
+    """No process ``dev`` started is alive, none of their process groups has a member, and TMPDIR is empty."""
+    assert started
+    assert not [p for p in started if alive(p.pid)], [p for p in started if alive(p.pid)]
+    assert not [p.pgid for p in started if group_alive(p.pgid)]
+    assert not list(tmpdir.iterdir()), list(tmpdir.iterdir())
+
+
 def get_plugins(api: str) -> list[dict[str, object]]:
     with urllib.request.urlopen(f"{api}/v1/GatewayDPluginService/GetPlugins", timeout=5) as response:
         configs = json.load(response)["configs"]
@@ -71,9 +85,7 @@ def test_dev_serves_reloads_on_an_edit_and_leaves_nothing_after_ctrl_c(
     module = project / MODULE_GO
     source = module.read_text(encoding="utf-8")
     assert REPORTED_VERSION in source
-    env = clean_env(TMPDIR=str(dev_tmpdir))
-    terminal = Terminal([sys.executable, "-m", "gatewayd_plugin_actions", "dev", "--project", str(project),
-                         "--gatewayd-binary", str(gatewayd_binaries["v0.11.1"])], env)
+    terminal = start_dev(project, gatewayd_binaries["v0.11.1"], dev_tmpdir)
     try:
         ready = terminal.expect(READY_RE, timeout=300)
         assert ready["head"] == "ready" and ready["name"] == PLUGIN
@@ -116,10 +128,7 @@ def test_dev_serves_reloads_on_an_edit_and_leaves_nothing_after_ctrl_c(
     assert code == 130, terminal.output[-3000:]
     assert "stopped: SIGTERM → exit 0, 'GatewayD is shutdown'" in terminal.output[terminal.position:]
     assert "Traceback" not in terminal.output
-    gone = [*started, *running]
-    assert not [p for p in gone if alive(p.pid)], [p for p in gone if alive(p.pid)]
-    assert not [p.pgid for p in gone if group_alive(p.pgid)]
-    assert not list(dev_tmpdir.iterdir()), list(dev_tmpdir.iterdir())
+    assert_nothing_left([*started, *running], dev_tmpdir)
 
 
 @pytest.mark.gatewayd
@@ -130,8 +139,7 @@ def test_dev_waits_through_a_broken_first_build_and_a_plugin_that_does_not_start
     main_go = project / "main.go"
     source = main_go.read_text(encoding="utf-8")
     main_go.write_text(source + "\nfunc broken( {\n", encoding="utf-8")
-    terminal = Terminal([sys.executable, "-m", "gatewayd_plugin_actions", "dev", "--project", str(project),
-                         "--gatewayd-binary", str(gatewayd_binaries["v0.11.1"])], clean_env(TMPDIR=str(dev_tmpdir)))
+    terminal = start_dev(project, gatewayd_binaries["v0.11.1"], dev_tmpdir)
     try:
         terminal.expect(r"^dev: the build failed:\n.*go build failed", 300)
         terminal.expect(r"^dev: nothing runs; fix it and save to try again", 10)
@@ -148,8 +156,7 @@ def test_dev_waits_through_a_broken_first_build_and_a_plugin_that_does_not_start
         assert terminal.wait(timeout=90) == 130
     finally:
         terminal.close()
-    assert not [p for p in running if alive(p.pid) or group_alive(p.pgid)]
-    assert not list(dev_tmpdir.iterdir()), list(dev_tmpdir.iterdir())
+    assert_nothing_left(running, dev_tmpdir)
 
 
 @pytest.mark.gatewayd
@@ -157,8 +164,7 @@ def test_dev_waits_through_a_broken_first_build_and_a_plugin_that_does_not_start
 def test_ctrl_c_while_building_and_starting_postgres_leaves_nothing(
         tmp_path: Path, dev_tmpdir: Path, gatewayd_binaries: dict[str, Path]) -> None:
     project = copy_plugin(EXAMPLE_PLUGIN, tmp_path / PLUGIN)
-    terminal = Terminal([sys.executable, "-m", "gatewayd_plugin_actions", "dev", "--project", str(project),
-                         "--gatewayd-binary", str(gatewayd_binaries["v0.11.1"])], clean_env(TMPDIR=str(dev_tmpdir)))
+    terminal = start_dev(project, gatewayd_binaries["v0.11.1"], dev_tmpdir)
     try:
         terminal.expect(r"^dev: building gatewayd-plugin-example as the release does", 60)
         deadline = time.monotonic() + 30
@@ -172,8 +178,7 @@ def test_ctrl_c_while_building_and_starting_postgres_leaves_nothing(
     finally:
         terminal.close()
     assert "dev: ready" not in terminal.output
-    assert not [p for p in seen if alive(p.pid)], [p for p in seen if alive(p.pid)]
-    assert not list(dev_tmpdir.iterdir()), list(dev_tmpdir.iterdir())
+    assert_nothing_left(seen, dev_tmpdir)
 
 
 def test_the_watcher_sees_build_inputs_and_the_manifest_only(tmp_path: Path) -> None:
