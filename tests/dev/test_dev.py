@@ -4,6 +4,7 @@ Ctrl-C typed into the terminal. Afterwards no process it started may be left and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -28,8 +29,8 @@ MODULE_GO = Path("plugin") / "module.go"
 # one commit); a literal is what an author edits to see a change.
 REPORTED_VERSION = "\tVersion:   Version,\n"
 READY_RE = (r"^dev: (?P<head>ready|reloaded [\d.]+s after the change): (?P<name>\S+) (?P<version>\S+) in GatewayD "
-            r"v[\d.]+ .*\| psql '(?P<url>postgresql://[^'@]+@127\.0\.0\.1:(?P<port>\d+)/[^']+)' \| "
-            r"API (?P<api>http://127\.0\.0\.1:\d+) \| Ctrl-C stops$")
+            r"v[\d.]+ .*\| psql '(?P<url>postgresql://[^'@]+@127\.0\.0\.1:(?P<port>\d+)/[^']+)'"
+            r"(?P<note> \(password: [^)]+\))? \| API (?P<api>http://127\.0\.0\.1:\d+) \| Ctrl-C stops$")
 
 
 @pytest.fixture
@@ -42,10 +43,10 @@ def dev_tmpdir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def start_dev(project: Path, gatewayd: Path, tmpdir: Path) -> Terminal:
+def start_dev(project: Path, gatewayd: Path, tmpdir: Path, *args: str) -> Terminal:
     """``dev`` on ``project`` in a pseudo-terminal of its own, with its own TMPDIR."""
     return Terminal([sys.executable, "-m", "gatewayd_plugin_actions", "dev", "--project", str(project),
-                     "--gatewayd-binary", str(gatewayd)], clean_env(TMPDIR=str(tmpdir)))
+                     "--gatewayd-binary", str(gatewayd), *args], clean_env(TMPDIR=str(tmpdir)))
 
 
 def assert_nothing_left(started: list[Proc], tmpdir: Path) -> None:
@@ -179,6 +180,30 @@ def test_ctrl_c_while_building_and_starting_postgres_leaves_nothing(
         terminal.close()
     assert "dev: ready" not in terminal.output
     assert_nothing_left(seen, dev_tmpdir)
+
+
+@pytest.mark.gatewayd
+@pytest.mark.postgres
+def test_dev_on_a_given_postgres_never_prints_its_password(
+        tmp_path: Path, dev_tmpdir: Path, gatewayd_binaries: dict[str, Path],
+        postgres_server: postgres.LocalServer) -> None:
+    project = copy_plugin(EXAMPLE_PLUGIN, tmp_path / PLUGIN)
+    password = "s3cret-Pa55word"
+    given = dataclasses.replace(postgres_server.target, password=password).url()
+    terminal = start_dev(project, gatewayd_binaries["v0.11.1"], dev_tmpdir, "--postgres-url", given)
+    try:
+        ready = terminal.expect(READY_RE, 300)
+        assert ready["note"] == " (password: the one in --postgres-url)"
+        assert select_one(ready["url"]) == "1"  # the server trusts loopback: the URL needs no password here
+        running = descendants(terminal.pid)
+        assert "postgres" not in {p.name for p in running}  # the given server, none of its own
+        terminal.type(CTRL_C)
+        assert terminal.wait(timeout=90) == 130
+    finally:
+        terminal.close()
+    assert password not in terminal.output
+    assert_nothing_left(running, dev_tmpdir)
+    assert postgres.check_reachable(postgres_server.target)  # the given server was left alone
 
 
 def test_the_watcher_sees_build_inputs_and_the_manifest_only(tmp_path: Path) -> None:
