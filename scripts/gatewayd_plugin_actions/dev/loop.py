@@ -11,10 +11,11 @@
    restarts GatewayD on the same ports with it;
 5. Ctrl-C: GatewayD stopped (SIGTERM, then its process group killed), PostgreSQL stopped, every temp dir gone.
 
-Why a GatewayD restart and not GatewayD's own reload: both v0.10.3 and v0.11.1 reload a plugin only after a
-failed health-check ping (``reloadOnCrash``), from the config read at start, so an edit would wait for a ping
-period, log a crash, and miss changes to ``gatewayd_plugin.yaml``; a restart takes about as long (GatewayD is
-ready ~1.5 s after start), re-reads everything, and is the path test-plugin already proves.
+Why a GatewayD restart and not GatewayD's own reload: neither v0.10.3 nor v0.11.1 has a reload API or signal
+(SIGHUP stops it); both reload a plugin only after a failed health-check ping (``reloadOnCrash``), from the
+config read at start, so an edit would wait for a ping period, log a crash, and miss changes to
+``gatewayd_plugin.yaml``; a restart takes about as long (GatewayD is ready ~1.5 s after start), re-reads
+everything, and is the path test-plugin already proves.
 """
 
 from __future__ import annotations
