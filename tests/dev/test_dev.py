@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from gatewayd_plugin_actions.dev.loop import trace_args
 from gatewayd_plugin_actions.dev.watch import SourceWatch
 from gatewayd_plugin_actions.gatewayd import configs, postgres, program
 from tests.conftest import EXAMPLE_PLUGIN, RunCli, clean_env, copy_plugin, git_init
@@ -98,8 +99,11 @@ def test_dev_serves_reloads_on_an_edit_and_leaves_nothing_after_ctrl_c(
         started = descendants(terminal.pid)
         names = {p.name for p in started}
         assert {"gatewayd", "postgres"} <= names and any(n.startswith("gatewayd-plugin") for n in names), names
-        # The plugin's own log lines (relayed by go-plugin into GatewayD's trace log) are streamed.
+        # The plugin's own log lines (relayed by go-plugin into GatewayD's trace log) are streamed, at its trace
+        # level too: the example logs each query it sees at debug.
         assert f"INF Starting plugin @module={PLUGIN} " in terminal.output
+        assert '"--log-level","trace"]' in terminal.output
+        terminal.expect(rf"DBG OnTrafficFromClient @module={PLUGIN} .*count=", 10)
 
         # A broken edit: the build fails, says why, and the running plugin keeps serving.
         module.write_text(source + "\nfunc broken( {\n", encoding="utf-8")
@@ -250,3 +254,15 @@ def test_the_trace_level_config_passes_gatewayd_lint(tmp_path: Path, gatewayd_bi
     assert "level: trace" in config.read_text()
     ok, output = program.lint_global_config(gatewayd_binaries[version], config)
     assert ok, output
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--log-level", "info"], ["--log-level", "trace"]),
+    (["-v", "--log-level=debug", "x"], ["-v", "--log-level=trace", "x"]),
+    (["-log-level", "warn"], ["-log-level", "trace"]),
+    (["--verbose"], None),
+    (["--log-level"], None),  # no value to replace: left as the manifest has it
+    ([], None),
+])
+def test_the_plugin_runs_at_trace_when_its_args_have_a_log_level(args: list[str], expected: list[str] | None) -> None:
+    assert trace_args(args) == expected

@@ -3,8 +3,9 @@
 1. validate and build the host target exactly as ``release`` does (PLAN, then HOST_BUILD) while PostgreSQL
    starts (a throwaway one, or ``--postgres-url``);
 2. a GatewayD session (:mod:`..gatewayd.session`): the built binary placed, configs linted, ``gatewayd run --dev``
-   at trace level, the plugin listed by GetPlugins and "Plugin is ready"; then one line on stdout with the
-   proxy's ``psql`` connection string and the API address;
+   at trace level (the plugin's ``--log-level`` too, unless ``--plugin-args`` is given), the plugin listed by
+   GetPlugins and "Plugin is ready"; then one line on stdout with the proxy's ``psql`` connection string and
+   the API address;
 3. the plugin's log lines (and GatewayD's errors) streamed from GatewayD's log;
 4. on a change to a build input (:mod:`.watch`): validate and build again (DEV_REBUILD: the same ``go build``,
    not packed) while the old plugin keeps serving; a failed build is printed and changes nothing; a good one
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shlex
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +56,7 @@ from gatewayd_plugin_actions.stage import run_stages
 
 POLL_SECONDS = 0.1  # how often the log is read and the watcher asked, while the plugin runs
 SHOWN_LEVELS = ("ERR", "FTL", "PNC")  # GatewayD's own lines that are shown although they name no plugin
+LOG_LEVEL_FLAGS = ("--log-level", "-log-level")
 
 
 @dataclass
@@ -81,6 +84,17 @@ def shown(line: program.LogLine, plugin: str) -> bool:
     return line.about(plugin) or line.level in SHOWN_LEVELS or line.text.startswith(("panic: ", "fatal error: "))
 
 
+def trace_args(args: list[str]) -> list[str] | None:
+    """The plugin's args with its ``--log-level`` (the SDK template's flag) at trace; None when it has none."""
+    for index, arg in enumerate(args):
+        name, equals, _ = arg.partition("=")
+        if name in LOG_LEVEL_FLAGS and equals:
+            return [*args[:index], f"{name}=trace", *args[index + 1:]]
+        if name in LOG_LEVEL_FLAGS and index + 1 < len(args):
+            return [*args[:index + 1], "trace", *args[index + 2:]]
+    return None
+
+
 def proxy_url(target: postgres.PostgresTarget, ports: Ports) -> str:
     """The libpq URL of GatewayD's proxy, PostgreSQL's user and database, never a password."""
     return dataclasses.replace(target, password="").url(host="127.0.0.1", port=ports.proxy)
@@ -98,6 +112,7 @@ class DevLoop:
     stopping: bool = False  # Ctrl-C arrived while the plugin ran: stop GatewayD gracefully, then leave
     serving: bool = False  # a build of the plugin runs in GatewayD right now
     reloads: list[float] = field(default_factory=list)  # seconds from change seen to plugin loaded
+    given_plugin_args: str | None = None  # --plugin-args: used as given
 
     @property
     def name(self) -> str:
@@ -114,6 +129,15 @@ class DevLoop:
             return False
         self.pending = True
         return True
+
+    def set_plugin_args(self, run: Session) -> None:
+        """``--plugin-args`` when given, else the manifest's args (read again: it may have changed) with the
+        plugin's log level at trace, so its debug and trace lines reach the stream too."""
+        if self.given_plugin_args is not None:
+            return
+        assert self.ctx.manifest is not None
+        args = trace_args([str(a) for a in self.ctx.manifest.plugin.get("args") or []])
+        run.options.plugin_args = shlex.join(args) if args is not None else None
 
     def build_failed(self, run: Session, failure: UserError) -> None:
         actions_io.progress(f"dev: the build failed:\n{failure.message}")
@@ -188,6 +212,7 @@ class DevLoop:
                     self.wait_for_build(run)
                 assert self.plugin is not None
                 self.pending = False  # this build is served now; a failure below waits for the next one
+                self.set_plugin_args(run)
                 local_path, checksum = place_plugin(run, gatewayd, self.plugin)
                 serve(run, gatewayd, self.plugin, local_path, checksum, pg, self.while_loaded)
             except PluginRunFailed as failure:
@@ -239,7 +264,7 @@ def serve_project(run: Session, options: IntegrationOptions, ctx: ReleaseContext
     given_pg = postgres.given(options.postgres_url) if options.postgres_url else None
     with actions_io.group("GatewayD"):
         gatewayd = resolve_gatewayd(run)
-    loop = DevLoop(ctx, watch)
+    loop = DevLoop(ctx, watch, given_plugin_args=options.plugin_args)
     actions_io.progress(f"dev: building {loop.name} as the release does (PostgreSQL starts meanwhile); "
                         f"watching {options.project} for changes")
     with ThreadPoolExecutor(max_workers=1) as pool:
