@@ -28,7 +28,7 @@ import shlex
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io
@@ -111,7 +111,6 @@ class DevLoop:
     pending: bool = False  # a new build waits for GatewayD to restart
     stopping: bool = False  # Ctrl-C arrived while the plugin ran: stop GatewayD gracefully, then leave
     serving: bool = False  # a build of the plugin runs in GatewayD right now
-    reloads: list[float] = field(default_factory=list)  # seconds from change seen to plugin loaded
     given_plugin_args: str | None = None  # --plugin-args: used as given
 
     @property
@@ -165,9 +164,7 @@ class DevLoop:
         what = f"{self.name} {run.report.plugin_version or '(no version)'} in {run.report.gatewayd_version}"
         head = "dev: ready"
         if self.changed_at is not None:
-            seconds = time.monotonic() - self.changed_at
-            self.reloads.append(seconds)
-            head = f"dev: reloaded {seconds:.1f}s after the change"
+            head = f"dev: reloaded {time.monotonic() - self.changed_at:.1f}s after the change"
         password = " (password: the one in --postgres-url)" if pg.target.password else ""
         # Straight to stdout, not through the reporter: redaction masks any URL's user name, and this URL is
         # built without the password, so it is printed whole for copying.
