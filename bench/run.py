@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-SECTIONS = ("bench.release_bench", "bench.publish_bench", "bench.test_plugin_bench", "bench.liveness_bench")
+SECTIONS = ("bench.release_bench", "bench.publish_bench", "bench.test_plugin_bench", "bench.liveness_bench",
+            "bench.dev_bench")
 
 
 def main() -> int:

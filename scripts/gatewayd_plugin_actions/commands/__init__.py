@@ -17,6 +17,7 @@ COMMANDS = {
     "lint-plan": "checks", "lint": "checks", "govulncheck": "checks", "go-test": "checks", "test-summary": "checks",
     "toolbox": "toolbox",
     "test-plugin": "integration",
+    "dev": "dev",
     "step": "step",
 }
 

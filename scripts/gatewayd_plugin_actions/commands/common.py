@@ -20,6 +20,21 @@ def add_project(parser: argparse.ArgumentParser) -> None:
                              "else the manifest's url)")
 
 
+def add_gatewayd_run(gatewayd: argparse._ActionsContainer, plugin: argparse._ActionsContainer) -> None:
+    """Which GatewayD and PostgreSQL a plugin runs in, and its settings there (test-plugin, dev)."""
+    gatewayd.add_argument("--gatewayd-version", default="latest", metavar="TAG",
+                          help="release of gatewayd-io/gatewayd to download and verify (default: latest)")
+    gatewayd.add_argument("--gatewayd-binary", type=Path, metavar="PATH",
+                          help="use this GatewayD binary instead of downloading a release")
+    gatewayd.add_argument("--postgres-url", metavar="URL",
+                          help="an existing PostgreSQL (postgres://user:pass@host:port/db); default: start a "
+                               "throwaway server on 127.0.0.1")
+    plugin.add_argument("--plugin-env", action="extend", nargs="+", default=[], metavar="K=V",
+                        help="set or override env entries of the plugin (repeatable)")
+    plugin.add_argument("--plugin-args", metavar="'ARGS'",
+                        help="replace the plugin's args (one shell-quoted string, e.g. '--log-level debug')")
+
+
 def add_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", metavar="TAG", help="release tag, e.g. v1.2.3 (default: the tag on HEAD)")
     parser.add_argument("--targets", metavar="OS/ARCH,...", default=",".join(str(t) for t in DEFAULT_TARGETS),

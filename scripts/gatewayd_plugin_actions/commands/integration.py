@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from gatewayd_plugin_actions import actions_io
-from gatewayd_plugin_actions.commands.common import add_project
+from gatewayd_plugin_actions.commands.common import add_gatewayd_run, add_project
 from gatewayd_plugin_actions.gatewayd import program
 from gatewayd_plugin_actions.gatewayd.session import DEFAULT_START_TIMEOUT, PluginRunFailed, RunReport, summary_json
 from gatewayd_plugin_actions.integration import engine
@@ -22,19 +22,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("test-plugin", help="load the plugin in a real GatewayD and send SQL through it",
                                    description=__doc__)
     add_project(parser)
-    what = parser.add_argument_group("GatewayD and PostgreSQL")
-    what.add_argument("--gatewayd-version", default="latest", metavar="TAG",
-                      help="release of gatewayd-io/gatewayd to download and verify (default: latest)")
-    what.add_argument("--gatewayd-binary", type=Path, metavar="PATH",
-                      help="use this GatewayD binary instead of downloading a release")
-    what.add_argument("--postgres-url", metavar="URL",
-                      help="an existing PostgreSQL (postgres://user:pass@host:port/db); default: start a "
-                           "throwaway server on 127.0.0.1")
     plugin = parser.add_argument_group("the plugin")
-    plugin.add_argument("--plugin-env", action="extend", nargs="+", default=[], metavar="K=V",
-                        help="set or override env entries of the plugin (repeatable)")
-    plugin.add_argument("--plugin-args", metavar="'ARGS'",
-                        help="replace the plugin's args (one shell-quoted string, e.g. '--log-level debug')")
+    add_gatewayd_run(parser.add_argument_group("GatewayD and PostgreSQL"), plugin)
     plugin.add_argument("--dev", action="store_true",
                         help="run GatewayD with --dev (it then ignores the plugin checksum)")
     plugin.add_argument("--checksum", metavar="HEX",

@@ -110,10 +110,11 @@ class Ports:
         return cls(*chosen)
 
 
-def global_config(ports: Ports, backend: str, cert: Path, key: Path, raft_dir: Path) -> str:
-    """A minimal ``gatewayd.yaml``: one backend, debug console logs with µs timestamps, TLS, all on loopback."""
+def global_config(ports: Ports, backend: str, cert: Path, key: Path, raft_dir: Path, log_level: str = "debug") -> str:
+    """A minimal ``gatewayd.yaml``: one backend, console logs (debug, or ``log_level``) with µs timestamps, TLS,
+    all on loopback."""
     data: dict[str, Any] = {
-        "loggers": {"default": {"level": "debug", "output": ["console"], "noColor": True,
+        "loggers": {"default": {"level": log_level, "output": ["console"], "noColor": True,
                                 "timeFormat": "unixmicro", "consoleTimeFormat": "RFC3339Nano"}},
         "metrics": {"default": {"enabled": True, "address": f"127.0.0.1:{ports.metrics}"}},
         "clients": {"default": {"writes": {"network": "tcp", "address": backend}}},

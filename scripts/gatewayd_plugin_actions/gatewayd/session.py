@@ -72,6 +72,7 @@ class RunOptions:
     workdir: Path | None = None
     announce_missing_paths: bool = True  # False: the caller already warned about them
     ready_timeout: float = 90.0
+    log_level: str = "debug"  # GatewayD's; `dev` runs it at trace
 
 
 @dataclass
@@ -146,6 +147,7 @@ class Session:
     report: RunReport = field(default_factory=RunReport)
     plugin_env: list[str] | None = None  # plugins[0].env as configured for GatewayD: what the plugin is given
     missing_paths: list[PathSetting] = field(default_factory=list)  # path-like env/args values naming nothing
+    ports: Ports | None = None  # None: fresh ports for every start; `dev` keeps one set across restarts
 
     @property
     def work(self) -> Path:
@@ -229,10 +231,10 @@ def write_configs(run: Session, gatewayd_bin: Path, plugin: PluginUnderTest, loc
         plugins_path = run.work / "gatewayd_plugins.yaml"
         plugins_path.write_text(generated.text, encoding="utf-8")
         cert, key = self_signed_cert(run.root)
-        ports = Ports.pick()
+        ports = run.ports or Ports.pick()
         config_path = run.work / "gatewayd.yaml"
         raft = Path(tempfile.mkdtemp(prefix="raft-", dir=run.root))
-        config_path.write_text(global_config(ports, pg.target.address, cert, key, raft),
+        config_path.write_text(global_config(ports, pg.target.address, cert, key, raft, opts.log_level),
                                encoding="utf-8")
         lints = (("gatewayd_plugins.yaml", "plugin", program.lint_plugins_config, plugins_path),
                  ("gatewayd.yaml", "config", program.lint_global_config, config_path))

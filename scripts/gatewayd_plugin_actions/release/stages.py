@@ -5,6 +5,7 @@
     SNAPSHOT    validate → version → build and package → metadata → verify (``release --snapshot``)
     RELEASE     preflight → SNAPSHOT → publish                             (``release``)
     HOST_BUILD  host build, after validate → version (PLAN)                (``test-plugin``: built as released)
+    DEV_REBUILD validate → host build, unpacked                            (``dev``, on a source change)
 
 Build and package are pipelined per target: one pool runs ``go build``, another packs and checks each binary
 the moment it exists, so archives are written while the next targets compile; the host target goes first so
@@ -245,10 +246,12 @@ class Publish:
         publishing.dist, publishing.outcome = run_publish(options, publishing.client)
 
 
+@dataclass(frozen=True)
 class HostBuild:
-    """The host target built and packed exactly as ``release`` does; the binary is kept (test-plugin may load
-    it directly) and nothing else of a dist is written."""
+    """The host target built (and, with ``package``, packed) exactly as ``release`` does; the binary is kept
+    (test-plugin and dev may load it directly) and nothing else of a dist is written."""
 
+    package: bool = True
     name = "build"
 
     def skip(self, ctx: ReleaseContext) -> str | None:
@@ -258,7 +261,7 @@ class HostBuild:
         ctx.options.dist.mkdir(parents=True, exist_ok=True)
         binary = build.build_target(ctx, host_target())
         ctx.binaries = [binary]
-        ctx.archives = [package.package_target(ctx, binary)]
+        ctx.archives = [package.package_target(ctx, binary)] if self.package else []
 
 
 PLAN: list[Stage[ReleaseContext]] = [Validate(), ResolveVersion()]
@@ -268,6 +271,9 @@ SNAPSHOT: list[Stage[ReleaseContext]] = [*PLAN, BuildTargets(), WriteMetadata(),
 RELEASE: list[Stage[ReleaseContext]] = [Preflight(), *SNAPSHOT, Publish()]
 # test-plugin runs PLAN, then HOST_BUILD while PostgreSQL starts.
 HOST_BUILD: list[Stage[ReleaseContext]] = [HostBuild()]
+# dev, after its first HOST_BUILD, on every source change: it loads the binary itself (no installer round-trip),
+# so the archive, a second of gzip, is not packed again.
+DEV_REBUILD: list[Stage[ReleaseContext]] = [Validate(), HostBuild(package=False)]
 
 
 def run_pipeline(stages: list[Stage[ReleaseContext]], ctx: ReleaseContext) -> ReleaseContext:

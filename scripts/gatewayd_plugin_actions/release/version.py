@@ -48,6 +48,11 @@ def ignored_tags_on_head(project: Path) -> list[str]:
 _BUILD_INPUT = re.compile(r"(\.(go|s|c|h|cc|cpp|syso)|(^|/)go\.(mod|sum|work))$")
 
 
+def is_build_input(path: str) -> bool:
+    """Whether ``go build`` reads this file (a Go source, assembly, cgo source or module file)."""
+    return bool(_BUILD_INPUT.search(path))
+
+
 def uncommitted_paths(project: Path, dist: Path) -> list[str]:
     """Tracked changes under the project and untracked Go build inputs, minus the dist itself: what makes a
     build differ from the one CI makes of the same commit. Empty outside a git repository."""
@@ -64,7 +69,7 @@ def uncommitted_paths(project: Path, dist: Path) -> list[str]:
         status, path = record[:2], record[3:]
         if status[:1] in ("R", "C"):
             next(records, None)  # a rename's or copy's second record is its source path
-        if status == "??" and not _BUILD_INPUT.search(path):
+        if status == "??" and not is_build_input(path):
             continue
         if not path or (inside is not None and (path == inside.as_posix() or path.startswith(f"{inside.as_posix()}/"))):
             continue
