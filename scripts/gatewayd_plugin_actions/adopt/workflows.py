@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from gatewayd_plugin_actions.adopt.changes import FileChange
 from gatewayd_plugin_actions.errors import UserError
@@ -97,8 +98,8 @@ def _triggers(data: dict[Any, Any]) -> dict[str, Any]:
 
 def classify(path: Path, text: str) -> Existing:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError:
         return Existing(path, text, "other", "not valid YAML")
     jobs = data.get("jobs") if isinstance(data, dict) else None
     if not isinstance(jobs, dict) or not jobs:
