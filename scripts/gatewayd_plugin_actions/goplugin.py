@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gatewayd_plugin_actions import contract
-from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.errors import UserError, last_lines
 
 # go-plugin listens on <TMPDIR>/plugin<10 digits>; a unix socket path has at most 103 usable bytes on macOS.
 MAX_SOCKET_DIR = 80
@@ -147,9 +147,10 @@ def refuses_without_cookie(binary: Path, timeout: float = 15.0) -> HandshakeResu
     stderr = result.stderr.decode("utf-8", "replace")
     seconds = time.monotonic() - started
     if result.returncode == 0:
-        return HandshakeResult(False, "exited 0 without the magic cookie", stderr[-500:], seconds)
+        return HandshakeResult(False, "exited 0 without the magic cookie", last_lines(stderr), seconds)
     if not any(marker in stderr for marker in contract.COOKIE_REFUSAL_MARKERS):
-        return HandshakeResult(False, "exited without go-plugin's magic-cookie refusal", stderr[-500:], seconds)
+        return HandshakeResult(False, "exited without go-plugin's magic-cookie refusal", last_lines(stderr),
+                               seconds)
     return HandshakeResult(True, "refuses to run without the magic cookie", "", seconds)
 
 
