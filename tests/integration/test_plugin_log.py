@@ -126,6 +126,20 @@ def test_a_panic_in_a_hook_is_named_with_its_line(runner: Runner, broken_plugin:
     assert all("lines left out" not in line for line in head), head
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_panic_at_start_is_named_with_its_line(runner: Runner, broken_plugin: Callable[..., Path],
+                                                 gatewayd_binaries: dict[str, Path], version: str,
+                                                 postgres_server: postgres.LocalServer) -> None:
+    """Before: only "Unrecognized remote plugin message …; the plugin process exited (exit status 2)"."""
+    result = runner(broken_plugin("panic"), "--gatewayd-binary", gatewayd_binaries[version],
+                    "--postgres-url", postgres_server.target.url(), *FAST)
+    reason = failure_reason(result)
+    assert re.search(r": Failed to start plugin: Unrecognized remote plugin message: .*the plugin process exited "
+                     r"\(exit status 2\); it panicked: panic: example: failed to load settings at "
+                     r"github\.com/gatewayd-plugin-actions/gatewayd-plugin-example/main\.go:\d+ \(in main\.main\)$",
+                     reason), reason
+
+
 # ---------------------------------------------------------------------------------------------------
 # Pieces, on log lines in the shapes the real binaries wrote above
 # ---------------------------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def _summary(report: RunReport) -> str:
     if report.plugin_logged:
         logged = [f"**{report.plugin} logged errors or warnings of its own** (GatewayD relayed them; "
                   "`plugin-errors: fail` makes them fail the job):", "",
-                  *(f"- `{line}`" for line in report.plugin_logged), ""]
+                  *("- `" + line.replace("`", "'") + "`" for line in report.plugin_logged), ""]
     return "\n".join([f"### test-plugin: {report.plugin} in {report.gatewayd_version}", "",
                       actions_io.markdown_table(["", "", ""], rows), *logged, f"Timings: {timings}", ""])
 
