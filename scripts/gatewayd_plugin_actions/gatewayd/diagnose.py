@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from gatewayd_plugin_actions import contract
+from gatewayd_plugin_actions.errors import shorten
 from gatewayd_plugin_actions.gatewayd import program
 
 MAX_LOG_LINES = 40
@@ -88,7 +89,7 @@ def plugin_panic(lines: list[program.LogLine], plugin: str) -> str:
             file_line = location.strip().split(" +0x")[0]
             where = f" at {file_line} (in {name.rsplit('/', 1)[-1]})"
             break
-    return f"{lines[start].message[:200]}{where}"
+    return f"{shorten(lines[start].message, 200)}{where}"
 
 
 # The plugin's own lines: go-plugin relays each hclog JSON line a plugin writes to stderr into GatewayD's log at
@@ -199,7 +200,7 @@ def known_gatewayd_race(lines: list[program.LogLine], plugin: str) -> bool:
 def go_panic(lines: list[program.LogLine]) -> str:
     """``: panic: …`` when GatewayD died of a Go panic (its stderr is in the log), else empty."""
     panic = next((ln.text for ln in lines if ln.text.startswith(PANIC_STARTS)), None)
-    return f": {panic[:200]}" if panic else ""
+    return f": {shorten(panic, 200)}" if panic else ""
 
 
 def why_exited(process: program.GatewayDProcess) -> str:
