@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from gatewayd_plugin_actions.errors import last_lines
+from gatewayd_plugin_actions.errors import UserError, last_lines
 from gatewayd_plugin_actions.gatewayd import diagnose, postgres, program
 from gatewayd_plugin_actions.gatewayd.session import hook_name
+from gatewayd_plugin_actions.integration import engine
+from tests.conftest import EXAMPLE_PLUGIN
 from tests.fixtures.go import SERVICE_ADDRESS_KEY, SERVICE_ERROR
 from tests.integration.test_test_plugin import FAST, PLUGIN, VERSIONS, Runner, failure_reason
 
@@ -204,6 +206,11 @@ def test_tails_are_cut_at_line_boundaries() -> None:
     assert last_lines(text, 30) == "second to last\nlast line"
     assert last_lines("one very long line " * 10, 20).startswith("one very long line o")
     assert last_lines("a\nb", 500) == "a\nb"
+
+
+def test_a_bad_plugin_errors_mode_is_refused_before_anything_runs() -> None:
+    with pytest.raises(UserError, match=r"^--plugin-errors 'warning': expected warn, fail or ignore$"):
+        engine.run_test_plugin(engine.IntegrationOptions(project=EXAMPLE_PLUGIN, plugin_errors="warning"))
 
 
 def test_hooks_are_named_as_the_sdk_names_them() -> None:
