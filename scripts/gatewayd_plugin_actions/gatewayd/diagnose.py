@@ -35,11 +35,12 @@ def _picked(lines: list[program.LogLine], plugin: str) -> list[tuple[program.Log
     explains = (*program.SKIP_MARKERS, *contract.COOKIE_REFUSAL_MARKERS)
     picked: list[tuple[program.LogLine, bool]] = []
     head_left = 0
+    panicked = False
     for line in lines:
         if is_panic(line):
-            head_left = PANIC_HEAD_LINES
+            head_left, panicked = PANIC_HEAD_LINES, True
             picked.append((line, False))
-        elif STACK_LINE_RE.match(line.message):
+        elif panicked and STACK_LINE_RE.match(line.message):
             # Other threads' lines may come between a stack's lines; past the head a stack explains nothing more.
             if head_left:
                 picked.append((line, True))
