@@ -244,7 +244,8 @@ def integration_run(inputs: Inputs) -> int:
     actions_io.set_output("logs-name", "test-plugin-logs-" + "-".join(slug(p) for p in parts if p))
     argv = ["test-plugin", "--project", ".", "--gatewayd-version", inputs.text("gatewayd-version"),
             "--keep-logs", str(logs), "--repository", inputs.text("repository"),
-            f"--plugin-env={inputs.raw('plugin-env')}"]
+            f"--plugin-env={inputs.raw('plugin-env')}",
+            "--plugin-errors", inputs.choice("plugin-errors", ("warn", "fail", "ignore"), "warn")]
     for name in ("postgres-url", "sql-file", "expect-file"):
         if inputs.text(name):
             argv += [f"--{name}", inputs.text(name)]

@@ -24,6 +24,23 @@ def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
+def last_lines(text: str, limit: int = 500) -> str:
+    """The end of a program's output in about ``limit`` characters, cut at a line boundary (a tail cut
+    mid-line starts with half a word or half a JSON object): the last whole lines that fit, or when even the
+    last line is longer, that line shortened at its end."""
+    lines = text.strip().splitlines()
+    kept: list[str] = []
+    used = 0
+    for line in reversed(lines):
+        if kept and used + len(line) + 1 > limit:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    if len(kept) == 1 and len(kept[0]) > limit:
+        kept[0] = shorten(kept[0], limit)
+    return "\n".join(reversed(kept))
+
+
 def first_few(items: list[str], limit: int = 5) -> str:
     """``a, b, c and 4 more``: a list named in a message without flooding it."""
     more = f" and {len(items) - limit} more" if len(items) > limit else ""

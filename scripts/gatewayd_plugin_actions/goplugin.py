@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gatewayd_plugin_actions import contract
-from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.errors import UserError, last_lines, shorten
 
 # go-plugin listens on <TMPDIR>/plugin<10 digits>; a unix socket path has at most 103 usable bytes on macOS.
 MAX_SOCKET_DIR = 80
@@ -77,14 +77,14 @@ def explain(result: HandshakeResult) -> str:
     stderr = result.stderr_tail
     panic = next((line for line in stderr.splitlines() if line.startswith("panic:")), None)
     if panic:
-        return f"{result.reason}: it panicked at start ({panic[:200]!r})"
+        return f"{result.reason}: it panicked at start ({shorten(panic, 200)!r})"
     if any(marker in stderr for marker in contract.COOKIE_REFUSAL_MARKERS):
         return (f"{result.reason}: go-plugin refused the magic cookie although GatewayD passes "
                 f"{contract.MAGIC_COOKIE_KEY}={contract.MAGIC_COOKIE_VALUE[:8]}… and plugins[0].env sets "
                 "MAGIC_COOKIE_KEY/MAGIC_COOKIE_VALUE: the HandshakeConfig compiled into the binary (main.go) must "
                 "use the SDK's values (read MAGIC_COOKIE_KEY and MAGIC_COOKIE_VALUE from the env, or "
                 "v1.Handshake)")
-    detail = f"; its stderr ends: {stderr.splitlines()[-1][:200]!r}" if stderr.strip() else ""
+    detail = f"; its stderr ends: {shorten(stderr.splitlines()[-1], 200)!r}" if stderr.strip() else ""
     return f"{result.reason}{detail}"
 
 
@@ -152,9 +152,10 @@ def refuses_without_cookie(binary: Path, timeout: float = 15.0, settings: dict[s
     stderr = result.stderr.decode("utf-8", "replace")
     seconds = time.monotonic() - started
     if result.returncode == 0:
-        return HandshakeResult(False, "exited 0 without the magic cookie", stderr[-500:], seconds)
+        return HandshakeResult(False, "exited 0 without the magic cookie", last_lines(stderr), seconds)
     if not any(marker in stderr for marker in contract.COOKIE_REFUSAL_MARKERS):
-        return HandshakeResult(False, "exited without go-plugin's magic-cookie refusal", stderr[-500:], seconds)
+        return HandshakeResult(False, "exited without go-plugin's magic-cookie refusal", last_lines(stderr),
+                               seconds)
     return HandshakeResult(True, "refuses to run without the magic cookie", "", seconds)
 
 

@@ -243,6 +243,19 @@ def test_extra_files_split_like_a_shell_never_evaluated() -> None:
         action_steps.build_flags(Inputs("release", {"GPA_EXTRA_FILES": "'open"}))
 
 
+def test_plugin_errors_reach_test_plugin_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(action_steps, "run_cli", lambda argv: calls.append(argv) or 0)
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
+    assert action_steps.integration_run(Inputs("test-plugin", {"GPA_PLUGIN_ERRORS": " Fail "})) == 0
+    argv = calls[0]
+    assert argv[argv.index("--plugin-errors") + 1] == "fail"
+    assert action_steps.integration_run(Inputs("test-plugin", {})) == 0
+    assert calls[1][calls[1].index("--plugin-errors") + 1] == "warn", "the default"
+    with pytest.raises(UserError, match="test-plugin: input plugin-errors must be warn, fail or ignore, not 'error'"):
+        action_steps.integration_run(Inputs("test-plugin", {"GPA_PLUGIN_ERRORS": "error"}))
+
+
 def test_merge_without_parts_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
     with pytest.raises(UserError, match="no build job's dist was downloaded"):

@@ -301,6 +301,16 @@ def test_lint_runs_the_major_the_config_needs(tmp_path: Path, run_cli: RunCli, c
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_lint_findings_are_listed_once_in_a_terminal(tmp_path: Path, run_cli: RunCli) -> None:
+    """Before: golangci-lint's own text output was echoed and then each finding was reported again."""
+    project = write_module(tmp_path / "lintme", {"main.go": LINT_SOURCE, ".golangci.yml": V1_CONFIG})
+    result = run_cli("lint", "--project", project, env=clean_env(GITHUB_WORKSPACE=str(project)), timeout=900)
+    assert result.returncode == 1, result.stderr
+    both = result.stdout + result.stderr
+    assert both.count("is not checked") == 1, both
+    assert "main.go:6: Error return value of `strconv.Atoi` is not checked (errcheck)" in result.stderr
+
+
 def report_go(project: Path) -> str:
     from gatewayd_plugin_actions import gotools  # noqa: PLC0415
 

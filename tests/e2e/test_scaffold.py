@@ -49,7 +49,11 @@ def test_scaffolded_plugin_loads_in_gatewayd(run_cli: RunCli, scaffolded: Path, 
     result = run_cli("test-plugin", "--project", scaffolded, "--gatewayd-binary", gatewayd_binaries["v0.10.3"],
                      "--postgres-url", postgres_server.target.url(), "--health-check-period", "500ms")
     assert result.returncode == 0, result.stderr
-    assert re.search(rf"loaded: {NAME} 0\.1\.0, hooks ", result.stderr), result.stderr
+    assert re.search(rf"loaded: {NAME} 0\.1\.0, hooks OnConfigLoaded, .*, OnTick, custom hook 1000 \(",
+                     result.stderr), result.stderr
+    # The scaffold lists HookName(1000) "for testing purposes"; GatewayD skips numbers outside the enum.
+    assert ("lists hook 1000, which the SDK's HookName enum does not name: GatewayD v0.10.3 (v0.10.3, "
+            in result.stderr), result.stderr
     # Its env names METRICS_UNIX_DOMAIN_SOCKET=/tmp/<name>.sock, a file the plugin creates: not a missing path.
     assert "METRICS_UNIX_DOMAIN_SOCKET=/tmp/" in (scaffolded / "gatewayd_plugin.yaml").read_text()
     assert "no such file" not in result.stderr, result.stderr

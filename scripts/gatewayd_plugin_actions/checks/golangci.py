@@ -177,7 +177,8 @@ def run_lint(project: Path, lint: LintPlan, extra: list[str]) -> LintResult:
         report = json_path.read_text(encoding="utf-8") if json_path.exists() else ""
     finally:
         json_path.unlink(missing_ok=True)
-    print(result.stdout, end="", flush=True)
+    # golangci-lint's own text (stdout) is not echoed: every finding is in its JSON report, and the caller lists
+    # each one once, as ``file:line: message`` (and an annotation on Actions). Echoing both printed each twice.
     if result.returncode not in (0, 1) or (result.returncode == 1 and not report.strip()):
         raise UserError(f"golangci-lint {lint.version} failed (exit {result.returncode}):\n{result.stderr.strip()}")
     findings = parse_json_report(report, project)

@@ -18,7 +18,7 @@ from typing import Any
 
 from gatewayd_plugin_actions import actions_io, gotools
 from gatewayd_plugin_actions.actions_io import display_path
-from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.errors import Problem, UserError, last_lines
 
 GOVULNCHECK = gotools.GoTool("govulncheck", "golang.org/x/vuln/cmd/govulncheck",
                              gotools.pinned_version("golang.org/x/vuln"))
@@ -131,5 +131,5 @@ def run_govulncheck(project: Path, packages: list[str], db: str | None = None) -
                             stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         raise UserError(f"govulncheck {GOVULNCHECK.version} failed (exit {result.returncode}):\n"
-                        f"{result.stderr.strip() or result.stdout.strip()[-2000:]}")
+                        f"{result.stderr.strip() or last_lines(result.stdout, 2000)}")
     return collect(parse_stream(result.stdout), project)

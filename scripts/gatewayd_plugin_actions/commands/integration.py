@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="how long to watch for crashes after the SQL (default: 2 × healthCheckPeriod + 0.5)")
     plugin.add_argument("--ready-timeout", type=float, default=90.0, metavar="SECONDS",
                         help="how long GatewayD may take to answer /healthz with 200 (default: 90)")
+    plugin.add_argument("--plugin-errors", choices=engine.PLUGIN_ERRORS_MODES, default="warn",
+                        help="what the plugin's own error and warning log lines do: warn (listed, annotated, "
+                             "in the summary; the default), fail (the job fails naming the first) or ignore")
     build = parser.add_argument_group("build (as `release` builds)")
     build.add_argument("--version-variable", metavar="IMPORTPATH.Version")
     build.add_argument("--build-tags", default="", metavar="TAGS")
@@ -77,8 +80,13 @@ def _summary(report: RunReport) -> str:
         rows.append(["GatewayD restarted once", "its own known race", report.retried])
     rows += [[f"SQL: {s.name}", "ok" if s.ok else "FAILED", f"{s.detail} ({s.seconds:.2f}s)"] for s in report.sql]
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
+    logged = []
+    if report.plugin_logged:
+        logged = [f"**{report.plugin} logged errors or warnings of its own** (GatewayD relayed them; "
+                  "`plugin-errors: fail` makes them fail the job):", "",
+                  *("- `" + line.replace("`", "'") + "`" for line in report.plugin_logged), ""]
     return "\n".join([f"### test-plugin: {report.plugin} in {report.gatewayd_version}", "",
-                      actions_io.markdown_table(["", "", ""], rows), f"Timings: {timings}", ""])
+                      actions_io.markdown_table(["", "", ""], rows), *logged, f"Timings: {timings}", ""])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         ready_timeout=args.ready_timeout, settle=args.settle,
         repository=args.repository, version_variable=args.version_variable, build_tags=args.build_tags,
         extra_ldflags=args.extra_ldflags, main_package=args.main_package, cgo=args.cgo,
-        extra_files=list(args.extra_files))
+        extra_files=list(args.extra_files), plugin_errors=args.plugin_errors)
     try:
         report = engine.run_test_plugin(options)
     except PluginRunFailed as failure:
@@ -117,8 +125,10 @@ def run(args: argparse.Namespace) -> int:
     actions_io.set_output("plugin-hooks", ",".join(report.hook_names))
     actions_io.set_output("result", json.dumps(summary_json(report)))
     actions_io.append_summary(_summary(report))
+    logged = (f"; {len(report.plugin_logged)} error/warning line(s) of the plugin's own, see the warnings above"
+              if report.plugin_logged else "")
     actions_io.progress(f"test-plugin OK: {report.plugin} {report.plugin_version} loaded in "
                         f"{report.gatewayd_version}, ready in {ready.seconds:.2f}s, "
                         f"{sum(s.ok for s in report.sql)} SQL checks passed, total {report.timings['total']:.1f}s"
-                        if ready else "test-plugin OK")
+                        f"{logged}" if ready else "test-plugin OK")
     return 0

@@ -33,7 +33,7 @@ from gatewayd_plugin_actions.contract.names import (
     MAX_MEMBER_BYTES,
     installer_checksum_for,
 )
-from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.errors import Problem, UserError, last_lines
 from gatewayd_plugin_actions.targets import Target
 
 CHECKER_DIR = Path(__file__).resolve().parent / "archivecheck"
@@ -111,7 +111,7 @@ def checker_binary() -> Path:
                                         stdin=subprocess.DEVNULL)
                 if result.returncode != 0:
                     raise UserError("building the archive reader (Go stdlib only) failed: "
-                                    f"{result.stderr.strip()[-500:]}; Go 1.22 or newer is needed")
+                                    f"{last_lines(result.stderr)}; Go 1.22 or newer is needed")
                 built.replace(target)  # atomic: a concurrent process sees the old state or the whole file
         _built_checker["path"] = target
         return target
@@ -133,7 +133,7 @@ def read_archives(paths: Sequence[Path]) -> list[ArchiveContents]:
     lines = result.stdout.splitlines()
     if result.returncode != 0 or len(lines) != len(paths):
         raise ArchiveError(f"the archive reader failed (exit {result.returncode}): "
-                           f"{result.stderr.decode('utf-8', 'replace').strip()[-300:]}")
+                           f"{last_lines(result.stderr.decode('utf-8', 'replace'), 300)}")
     return [_contents(json.loads(line)) for line in lines]
 
 

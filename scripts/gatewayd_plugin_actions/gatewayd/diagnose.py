@@ -3,32 +3,133 @@ did not load or why GatewayD exited (test-plugin's failure messages)."""
 
 from __future__ import annotations
 
+import itertools
+import re
+from dataclasses import dataclass
+
 from gatewayd_plugin_actions import contract
+from gatewayd_plugin_actions.errors import shorten
 from gatewayd_plugin_actions.gatewayd import program
 
 MAX_LOG_LINES = 40
+PANIC_HEAD_LINES = 12  # a Go panic's message, its goroutine and the first frames: where it happened
+CONTEXT_BEFORE = 2  # lines kept before the first error or panic: what the plugin was doing
+PANIC_STARTS = ("panic: ", "fatal error: ")
+# The rest of a Go stack trace: goroutine headers, "created by", frames ("pkg.Func(args)") and their
+# "\tfile.go:12 +0x1f" lines. Relayed from a plugin, each is a log line of its own (DBG on v0.10.3, ERR on
+# v0.11.1), and 20 of them per panic would push everything else out of the excerpt.
+STACK_LINE_RE = re.compile(r"^(?:\t|goroutine \d+ |created by |\[signal |$|\S+\(.*\)$)")
 
 
 def plugin_lines(lines: list[program.LogLine], plugin: str) -> list[program.LogLine]:
     return [ln for ln in lines if ln.about(plugin) or ln.level in ("ERR", "FTL", "PNC")]
 
 
-def relevant_lines(lines: list[program.LogLine], plugin: str) -> list[str]:
-    """The log lines a human needs: info and up about the plugin, debug lines that explain a skip or a refused
-    handshake, every error, and the head of a Go panic."""
+def is_panic(line: program.LogLine) -> bool:
+    """A Go panic's first line: GatewayD's own (raw stderr) or a plugin's (relayed with its name)."""
+    return line.message.startswith(PANIC_STARTS)
+
+
+def _picked(lines: list[program.LogLine], plugin: str) -> list[tuple[program.LogLine, bool]]:
+    """The lines worth showing, each marked True when it belongs to the head of the panic before it."""
     explains = (*program.SKIP_MARKERS, *contract.COOKIE_REFUSAL_MARKERS)
-    picked: list[str] = []
-    panic_left = 0
+    picked: list[tuple[program.LogLine, bool]] = []
+    head_left = 0
+    panicked = False
     for line in lines:
-        if line.text.startswith(("panic: ", "fatal error: ")):
-            panic_left = 12
-        if panic_left:
-            picked.append(line.text)
-            panic_left -= 1
+        if is_panic(line):
+            head_left, panicked = PANIC_HEAD_LINES, True
+            picked.append((line, False))
+        elif panicked and STACK_LINE_RE.match(line.message):
+            # Other threads' lines may come between a stack's lines; past the head a stack explains nothing more.
+            if head_left:
+                picked.append((line, True))
         elif line.level in ("ERR", "FTL", "PNC") or (line.about(plugin) and (
                 line.level in ("INF", "WRN") or any(m in line.text for m in explains))):
-            picked.append(line.text)
-    return picked[-MAX_LOG_LINES:]
+            picked.append((line, False))
+            continue
+        else:
+            continue
+        head_left = max(0, head_left - 1)
+    return picked
+
+
+def relevant_lines(lines: list[program.LogLine], plugin: str) -> list[str]:
+    """The log lines a human needs: info and up about the plugin, debug lines that explain a skip or a refused
+    handshake, every error, and the head of each Go panic. When there are more than :data:`MAX_LOG_LINES`, the
+    first panic (else the first error) with the lines just before it is always kept, then the last lines."""
+    picked = _picked(lines, plugin)
+    texts = [line.text for line, _ in picked]
+    if len(texts) <= MAX_LOG_LINES:
+        return texts
+    first = next((i for i, (line, _) in enumerate(picked) if is_panic(line)), None)
+    if first is None:
+        first = next((i for i, (line, _) in enumerate(picked) if line.level in ("ERR", "FTL", "PNC")), 0)
+    start = max(0, first - CONTEXT_BEFORE)
+    end = first + 1
+    while end < len(picked) and picked[end][1]:
+        end += 1
+    excerpt = [f"… ({start} earlier lines left out)"] if start else []
+    excerpt += texts[start:end]
+    tail_from = max(end, len(texts) - (MAX_LOG_LINES - len(excerpt) - 1))
+    if tail_from > end:
+        excerpt.append(f"… ({tail_from - end} lines left out)")
+    return excerpt + texts[tail_from:]
+
+
+def plugin_panic(lines: list[program.LogLine], plugin: str) -> str:
+    """``panic: … at file.go:12 (in pkg.Func)`` for the first panic relayed from the plugin, else empty."""
+    start = next((i for i, ln in enumerate(lines) if is_panic(ln) and ln.about(plugin)), None)
+    if start is None:
+        return ""
+    where = ""
+    frames = [ln.message for ln in lines[start + 1:start + PANIC_HEAD_LINES] if ln.about(plugin)]
+    for function, location in itertools.pairwise(frames):
+        name = function[:function.rfind("(")] if function.endswith(")") else ""
+        if name and not name.startswith(("runtime.", "panic")) and location.startswith("\t"):
+            file_line = location.strip().split(" +0x")[0]
+            where = f" at {file_line} (in {name.rsplit('/', 1)[-1]})"
+            break
+    return f"{shorten(lines[start].message, 200)}{where}"
+
+
+# The plugin's own lines: go-plugin relays each hclog JSON line a plugin writes to stderr into GatewayD's log at
+# the line's own level with the plugin's fields and adds ``timestamp=`` (v0.10.3 and v0.11.1 alike:
+# ``ERR Failed to ping … @module=<plugin> … plugin=<plugin> timestamp=…``). GatewayD's own lines about the plugin
+# ("Failed to ping plugin", "Plugin not registered") have no timestamp field; plain stderr lines (a panic's) have
+# no level of their own either (v0.10.3 relays them at DBG, v0.11.1 at ERR), so they do not count here.
+LOGGED_SEVERITY = {"ERR": "error", "WRN": "warning"}
+RELAY_FIELD_RE = re.compile(r' (?:group|plugin|@module|timestamp)=(?:"(?:[^"\\]|\\.)*"|\S*)')
+
+
+@dataclass(frozen=True)
+class PluginLogged:
+    """What the plugin itself logged at error or warning level (the first such line, and how often)."""
+
+    severity: str  # "error" or "warning"
+    text: str  # the message and the plugin's own fields, without GatewayD's timestamp and bookkeeping
+    count: int
+
+    def __str__(self) -> str:
+        again = f" (logged {self.count} times)" if self.count > 1 else ""
+        return f"{self.severity}: {self.text}{again}"
+
+
+def plugin_logged(lines: list[program.LogLine], plugin: str) -> list[PluginLogged]:
+    """The plugin's own error and warning lines, one per distinct message, in the order first seen."""
+    found: dict[tuple[str, str], PluginLogged] = {}
+    for line in lines:
+        severity = LOGGED_SEVERITY.get(line.level)
+        if severity is None or not line.about(plugin) or program.log_field(line.text, "timestamp") is None:
+            continue
+        key = (severity, line.message)
+        seen = found.get(key)
+        if seen is None:
+            text = RELAY_FIELD_RE.sub("", line.text.split(f" {line.level} ", 1)[-1]).strip()
+            found[key] = PluginLogged(severity, text, 1)
+        else:
+            found[key] = PluginLogged(severity, seen.text, seen.count + 1)
+    return list(found.values())
 
 
 def cookie_hint(plugin_env: list[str] | None) -> str:
@@ -65,6 +166,9 @@ def why_not_loaded(lines: list[program.LogLine], plugin: str, plugin_env: list[s
     exited = next((ln for ln in about if ln.message == "plugin process exited" and ln.level == "ERR"), None)
     if exited is not None and "exited" not in reason:
         reason += f"; the plugin process exited ({program.log_field(exited.text, 'error') or 'no status'})"
+    panic = plugin_panic(lines, plugin)
+    if panic:
+        reason += f"; it panicked: {panic}"
     if not reason:
         skipped = next((m for m in program.SKIP_MARKERS if m in texts), None)
         reason = f"GatewayD skipped it: {skipped!r}" if skipped else "no reason in the log (see below)"
@@ -96,8 +200,8 @@ def known_gatewayd_race(lines: list[program.LogLine], plugin: str) -> bool:
 
 def go_panic(lines: list[program.LogLine]) -> str:
     """``: panic: …`` when GatewayD died of a Go panic (its stderr is in the log), else empty."""
-    panic = next((ln.text for ln in lines if ln.text.startswith(("panic: ", "fatal error: "))), None)
-    return f": {panic[:200]}" if panic else ""
+    panic = next((ln.text for ln in lines if ln.text.startswith(PANIC_STARTS)), None)
+    return f": {shorten(panic, 200)}" if panic else ""
 
 
 def why_exited(process: program.GatewayDProcess) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from gatewayd_plugin_actions.contract import sha256_file
+from gatewayd_plugin_actions.errors import last_lines
 
 INSTALL_FAILURE_MARKERS = ("Invalid URL", "could not be found", "Download failed", "Checksum verification failed",
                            "There was an error", "Aborting...", "Failed to unmarshal", "unknown file type",
@@ -113,7 +114,8 @@ def install_local_archive(gatewayd: Path, archive: Path, name: str, workdir: Pat
                     result.problems.append("installed entry's checksum is not the sha256 of the installed binary")
         ok, lint_output = lint_plugins_config(gatewayd, config, workdir)
         if not ok:
-            result.problems.append(f"`gatewayd plugin lint` rejects the installed config: {lint_output[-300:]}")
+            result.problems.append("`gatewayd plugin lint` rejects the installed config: "
+                                   f"{last_lines(lint_output, 300)}")
     else:
         result.problems.append(f"the installer wrote no {config.name}")
     result.ok = not result.problems
@@ -167,8 +169,9 @@ def parse_log(text: str) -> list[LogLine]:
         match = LOG_LINE_RE.match(raw)
         level = match["level"] if match else ""
         rest = match["rest"] if match else raw
-        # zerolog console: "<message> key=value key=value"; the message ends before the first key=.
-        message = re.split(r" (?=[@\w.-]+=)", rest, maxsplit=1)[0]
+        # zerolog console: "<message> key=value key=value"; the message ends before the first key= (a relayed
+        # blank line, such as the one after a plugin's "panic: …", has an empty message).
+        message = re.split(r"(?:^| )(?=[@\w.-]+=)", rest, maxsplit=1)[0]
         lines.append(LogLine(number, raw, level, message))
     return lines
 

@@ -40,6 +40,9 @@ from gatewayd_plugin_actions.gatewayd.configs import Ports, global_config, plugi
 from gatewayd_plugin_actions.goplugin import PathSetting, missing_paths, parse_plugin_env, socket_dir
 from gatewayd_plugin_actions.manifest import parse_seconds
 
+# The SDK's plugin/v1 HookName enum (HOOK_NAME_ON_CONFIG_LOADED = 1 …), named as the plugin's methods are.
+# GatewayD (v0.10.3, v0.11.1) registers a method for these numbers only: any other number a plugin lists, such
+# as 1000 for a custom hook, is skipped without a word (custom hooks reach a plugin through OnHook, 22).
 HOOK_NAMES = {
     1: "OnConfigLoaded", 2: "OnNewLogger", 3: "OnNewPool", 4: "OnNewClient", 5: "OnNewProxy", 6: "OnNewServer",
     7: "OnSignal", 8: "OnRun", 9: "OnBooting", 10: "OnBooted", 11: "OnOpening", 12: "OnOpened", 13: "OnClosing",
@@ -96,12 +99,18 @@ class RunReport:
     sql: list[SqlResult] = field(default_factory=list)
     installed: str = ""
     retried: str = ""  # why GatewayD had to be started a second time (a known GatewayD race)
+    plugin_logged: list[str] = field(default_factory=list)  # the plugin's own error and warning lines, reported
     timings: dict[str, float] = field(default_factory=dict)
     logs: Path | None = None
 
     @property
     def hook_names(self) -> list[str]:
-        return [HOOK_NAMES.get(h, str(h)) for h in self.hooks]
+        return [hook_name(h) for h in self.hooks]
+
+
+def hook_name(number: int) -> str:
+    """``OnTrafficFromClient`` for 16; a number the SDK does not name is a custom hook."""
+    return HOOK_NAMES.get(number, f"custom hook {number}")
 
 
 class PluginRunFailed(UserError):
@@ -373,7 +382,7 @@ def summary_json(report: RunReport) -> dict[str, Any]:
         "time_to_ready": round(ready.seconds, 3) if ready else None,
         "ready_window": round(ready.window, 3) if ready else None,
         "sql": [{"name": s.name, "ok": s.ok, "seconds": round(s.seconds, 3), "detail": s.detail} for s in report.sql],
-        "installed": report.installed, "retried": report.retried,
+        "installed": report.installed, "retried": report.retried, "plugin_logged": report.plugin_logged,
         "timings": {k: round(v, 3) for k, v in report.timings.items()},
     }
 

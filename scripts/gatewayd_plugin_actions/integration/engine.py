@@ -7,7 +7,9 @@
 3. while it is loaded: SQL through the proxy, plaintext and TLS, plus the caller's SQL file against its
    expected output (:mod:`.sql`); then settle for at least two health-check periods, after which no crash,
    failed ping or reload may be logged;
-4. SIGTERM: exit 0 and "GatewayD is shutdown".
+4. SIGTERM: exit 0 and "GatewayD is shutdown";
+5. the plugin's own error and warning lines (a plugin that lost its Redis keeps serving and only says so in its
+   log): warnings by default, a failure with ``--plugin-errors fail``, unreported with ``ignore``.
 
 Each step is timed and fails with one line that says why (then the relevant GatewayD log lines).
 """
@@ -22,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io
-from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.errors import Problem, UserError
 from gatewayd_plugin_actions.gatewayd import diagnose, postgres, program
 from gatewayd_plugin_actions.gatewayd.configs import Ports
 from gatewayd_plugin_actions.gatewayd.session import (
+    HOOK_NAMES,
+    LOG_FILE,
     PluginRunFailed,
     PluginUnderTest,
     RunOptions,
@@ -64,6 +68,10 @@ class IntegrationOptions(RunOptions):
     main_package: str = "."
     cgo: bool = False
     extra_files: list[Path] = field(default_factory=list)
+    plugin_errors: str = "warn"  # what the plugin's own error and warning lines do: warn, fail or ignore
+
+
+PLUGIN_ERRORS_MODES = ("warn", "fail", "ignore")
 
     def __post_init__(self) -> None:
         # GatewayD runs in the repository, as a user runs it next to the plugin: relative paths resolve there.
@@ -116,8 +124,10 @@ def settle(run: Session, process: program.GatewayDProcess, options: IntegrationO
     if trouble:
         first = trouble[0]
         error = program.log_field(first.text, "error")
+        panic = diagnose.plugin_panic(lines, plugin)
         raise PluginRunFailed(f"plugin {plugin} crashed or was restarted after it was ready: '{first.message}'"
-                         f"{f' ({error.splitlines()[0][:160]})' if error else ''}, seen after settling "
+                         f"{f' ({error.splitlines()[0][:160]})' if error else ''}"
+                         f"{f' after it panicked: {panic}' if panic else ''}, seen after settling "
                          f"{wait:.1f}s (healthCheckPeriod {options.health_check_period}){then}",
                          diagnose.relevant_lines(lines, plugin))
     if exited is not None:
@@ -125,6 +135,41 @@ def settle(run: Session, process: program.GatewayDProcess, options: IntegrationO
                              f"GatewayD exited with code {exited} while settling{diagnose.go_panic(lines)}")
     actions_io.progress(f"  settled {wait:.1f}s (≥ 2 × healthCheckPeriod {options.health_check_period}): "
                         "no failed ping, crash or reload")
+
+
+def plugin_logged(run: Session, options: IntegrationOptions) -> None:
+    """The plugin's own error and warning lines over the whole run (start to stop): listed, then warnings
+    (annotations), a failure that names the first one (``fail``), or only counted (``ignore``)."""
+    plugin = run.report.plugin
+    log = (run.work / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+    logged = diagnose.plugin_logged(program.parse_log(log), plugin)
+    if not logged:
+        actions_io.progress(f"  {plugin} logged no error or warning line of its own")
+        return
+    counts = {kind: sum(1 for item in logged if item.severity == kind) for kind in ("error", "warning")}
+    what = f"{plugin} logged " + " and ".join(
+        f"{n} distinct {kind} line{'s' if n > 1 else ''}" for kind, n in counts.items() if n) + " of its own"
+    if options.plugin_errors == "ignore":
+        actions_io.progress(f"  {what} (not reported: plugin-errors ignore)")
+        return
+    run.report.plugin_logged = [str(item) for item in logged]
+    if options.plugin_errors == "fail":
+        raise PluginRunFailed(f"{what} (plugin-errors fail); the first: {logged[0]}", run.report.plugin_logged,
+                              title=f"what {plugin} logged (its own error and warning lines, as GatewayD relayed them)")
+    actions_io.progress(f"  {what} (plugin-errors warn; fail makes them fail the job):")
+    actions_io.report([Problem(f"{plugin} logged {'an error' if item.severity == 'error' else 'a warning'}: "
+                               f"{item.text}{f' ({item.count} times)' if item.count > 1 else ''}",
+                               severity="warning", title=f"{plugin} log") for item in logged])
+
+
+def unregistered_hooks(run: Session) -> None:
+    """A hook number outside the SDK's HookName enum is listed by GetPlugins but never registered (GatewayD skips
+    it without a word): say so, since the plugin's author may expect it to be called."""
+    unknown = [str(h) for h in run.report.hooks if h not in HOOK_NAMES]
+    if unknown:
+        actions_io.notice(f"{run.report.plugin} lists hook{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}, "
+                          f"which the SDK's HookName enum does not name: {run.report.gatewayd_version} registers "
+                          "nothing for such a number, so it is never called")
 
 
 def traffic(options: IntegrationOptions) -> WhileLoaded:
@@ -157,6 +202,8 @@ def run_test_plugin(options: IntegrationOptions) -> RunReport:
         raise UserError(f"--settle {options.settle:g} is shorter than 2 × healthCheckPeriod "
                         f"({options.health_check_period}): a crash would go unseen; lower --health-check-period "
                         "instead")
+    if options.plugin_errors not in PLUGIN_ERRORS_MODES:
+        raise UserError(f"--plugin-errors {options.plugin_errors!r}: expected warn, fail or ignore")
     if options.checksum is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", options.checksum):
         raise UserError("--checksum must be 64 hex digits")
     parse_plugin_env(options.plugin_env)
@@ -177,4 +224,6 @@ def run_test_plugin(options: IntegrationOptions) -> RunReport:
                     local_path, checksum = place_plugin(run, gatewayd_bin, plugin)
                 with actions_io.group(f"run {run.report.plugin} in {run.report.gatewayd_version}"):
                     serve(run, gatewayd_bin, plugin, local_path, checksum, pg, traffic(options))
+                    unregistered_hooks(run)
+                    plugin_logged(run, options)
         return run.report
