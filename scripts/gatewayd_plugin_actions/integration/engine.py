@@ -70,13 +70,13 @@ class IntegrationOptions(RunOptions):
     extra_files: list[Path] = field(default_factory=list)
     plugin_errors: str = "warn"  # what the plugin's own error and warning lines do: warn, fail or ignore
 
-
-PLUGIN_ERRORS_MODES = ("warn", "fail", "ignore")
-
     def __post_init__(self) -> None:
         # GatewayD runs in the repository, as a user runs it next to the plugin: relative paths resolve there.
         if self.workdir is None:
             self.workdir = self.project
+
+
+PLUGIN_ERRORS_MODES = ("warn", "fail", "ignore")
 
 
 def settle_seconds(options: IntegrationOptions) -> float:
