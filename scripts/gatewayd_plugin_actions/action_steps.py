@@ -245,7 +245,8 @@ def integration_run(inputs: Inputs) -> int:
     argv = ["test-plugin", "--project", ".", "--gatewayd-version", inputs.text("gatewayd-version"),
             "--keep-logs", str(logs), "--repository", inputs.text("repository"),
             f"--plugin-env={inputs.raw('plugin-env')}",
-            "--plugin-errors", inputs.choice("plugin-errors", ("warn", "fail", "ignore"), "warn")]
+            "--plugin-errors", inputs.choice("plugin-errors", ("warn", "fail", "ignore"), "warn"),
+            "--start-timeout", inputs.text("start-timeout", "10s")]
     for name in ("postgres-url", "sql-file", "expect-file"):
         if inputs.text(name):
             argv += [f"--{name}", inputs.text(name)]

@@ -22,6 +22,7 @@ import yaml
 from gatewayd_plugin_actions import action_steps, actions_io
 from gatewayd_plugin_actions.action_steps import Inputs, attest_decision
 from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.gatewayd.session import DEFAULT_START_TIMEOUT
 from tests.conftest import REPO_ROOT, RunCli, clean_env, parse_output_file
 
 ACTIONS = {".": "gatewayd-plugin-actions", "test": "test", "test-plugin": "test-plugin", "release": "release"}
@@ -252,6 +253,9 @@ def test_plugin_errors_reach_test_plugin_checked(tmp_path: Path, monkeypatch: py
     assert argv[argv.index("--plugin-errors") + 1] == "fail"
     assert action_steps.integration_run(Inputs("test-plugin", {})) == 0
     assert calls[1][calls[1].index("--plugin-errors") + 1] == "warn", "the default"
+    assert calls[1][calls[1].index("--start-timeout") + 1] == DEFAULT_START_TIMEOUT, "the CLI's default"
+    assert action_steps.integration_run(Inputs("test-plugin", {"GPA_START_TIMEOUT": "45s"})) == 0
+    assert calls[2][calls[2].index("--start-timeout") + 1] == "45s"
     with pytest.raises(UserError, match="test-plugin: input plugin-errors must be warn, fail or ignore, not 'error'"):
         action_steps.integration_run(Inputs("test-plugin", {"GPA_PLUGIN_ERRORS": "error"}))
 
