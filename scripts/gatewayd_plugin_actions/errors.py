@@ -24,6 +24,12 @@ def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
+def one_line(text: str) -> str:
+    """``text`` as one line: a line break inside a value (a path, a tag, an argument) is shown escaped, so an
+    error stays the one line a log, an annotation and a test see."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def first_few(items: list[str], limit: int = 5) -> str:
     """``a, b, c and 4 more``: a list named in a message without flooding it."""
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
@@ -39,9 +45,9 @@ class Problem:
     title: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "message", shorten(self.message))
+        object.__setattr__(self, "message", shorten(one_line(self.message)))
         if self.file is not None:
-            object.__setattr__(self, "file", shorten(self.file, 500))
+            object.__setattr__(self, "file", shorten(one_line(self.file), 500))
 
     def __str__(self) -> str:
         where = ""
@@ -59,7 +65,7 @@ class UserError(Exception):
     """Bad input or a failed check: the CLI reports it and exits non-zero, without a traceback."""
 
     def __init__(self, message: str, problems: Iterable[Problem] = (), exit_code: int = 1) -> None:
-        message = shorten(message)
+        message = shorten(one_line(message))
         super().__init__(message)
         self.message = message
         self.problems = list(problems)

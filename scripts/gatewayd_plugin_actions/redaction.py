@@ -14,8 +14,9 @@ _TOKEN_PATTERNS = re.compile(
 _AUTH_HEADER = re.compile(r"(authorization['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+|token\s+)?[^\s'\",}]+", re.IGNORECASE)
 _AUTH_SCHEME = re.compile(r"\b((?:bearer|token)\s+)[A-Za-z0-9_.\-]{20,}", re.IGNORECASE)
 # Everything between "scheme://" and the *last* "@" of the same word: a password may itself hold "@", ":" or "/"
-# (unescaped, as users paste them), and masking too much is harmless where too little leaks.
-_URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)\S*@")
+# (unescaped, as users paste them), and masking too much is harmless where too little leaks. One "/" is enough:
+# a URL given where a path goes comes back normalised by pathlib ("http:/user:password@host/…").
+_URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*:/+)\S*@")
 
 
 def register_secret(value: str | None) -> None:

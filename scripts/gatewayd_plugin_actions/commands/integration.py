@@ -7,7 +7,6 @@ import argparse
 import json
 import signal
 import sys
-from pathlib import Path
 from types import FrameType
 
 from gatewayd_plugin_actions import actions_io
@@ -16,6 +15,7 @@ from gatewayd_plugin_actions.gatewayd import program
 from gatewayd_plugin_actions.gatewayd.session import PluginRunFailed, RunReport, summary_json
 from gatewayd_plugin_actions.integration import engine
 from gatewayd_plugin_actions.integration.engine import IntegrationOptions
+from gatewayd_plugin_actions.userfiles import path_arg
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     what = parser.add_argument_group("GatewayD and PostgreSQL")
     what.add_argument("--gatewayd-version", default="latest", metavar="TAG",
                       help="release of gatewayd-io/gatewayd to download and verify (default: latest)")
-    what.add_argument("--gatewayd-binary", type=Path, metavar="PATH",
+    what.add_argument("--gatewayd-binary", type=path_arg, metavar="PATH",
                       help="use this GatewayD binary instead of downloading a release")
     what.add_argument("--postgres-url", metavar="URL",
                       help="an existing PostgreSQL (postgres://user:pass@host:port/db); default: start a "
@@ -54,13 +54,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     build.add_argument("--ldflags", dest="extra_ldflags", default="", metavar="FLAGS")
     build.add_argument("--main-package", default=".", metavar="PKG")
     build.add_argument("--cgo", action="store_true")
-    build.add_argument("--extra-files", metavar="PATH", nargs="*", default=[], type=Path)
+    build.add_argument("--extra-files", metavar="PATH", nargs="*", default=[], type=path_arg)
     sql = parser.add_argument_group("SQL")
-    sql.add_argument("--sql-file", type=Path, metavar="FILE",
+    sql.add_argument("--sql-file", type=path_arg, metavar="FILE",
                      help="more SQL to run through GatewayD (psql -X -A -t -q -v ON_ERROR_STOP=1)")
-    sql.add_argument("--expect-file", type=Path, metavar="FILE",
+    sql.add_argument("--expect-file", type=path_arg, metavar="FILE",
                      help="the exact output --sql-file must print (trailing whitespace ignored)")
-    parser.add_argument("--keep-logs", type=Path, metavar="DIR",
+    parser.add_argument("--keep-logs", type=path_arg, metavar="DIR",
                         help="copy GatewayD's log, the generated configs and psql transcripts here")
     parser.set_defaults(func=run)
 
