@@ -25,8 +25,8 @@ def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
 
 
 def one_line(text: str) -> str:
-    """``text`` as one line: a line break inside a value (a path, a tag, an argument) is shown escaped, so an
-    error stays the one line a log, an annotation and a test see."""
+    """``text`` as one line: a line break inside a value (a path, an argument) is shown escaped, so the line
+    that names it stays one line for a log, an annotation and a test."""
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
@@ -45,7 +45,8 @@ class Problem:
     title: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "message", shorten(one_line(self.message)))
+        # The message may end with a tool's own output (go build, initdb) on lines of its own: kept readable.
+        object.__setattr__(self, "message", shorten(self.message))
         if self.file is not None:
             object.__setattr__(self, "file", shorten(one_line(self.file), 500))
 
@@ -65,7 +66,7 @@ class UserError(Exception):
     """Bad input or a failed check: the CLI reports it and exits non-zero, without a traceback."""
 
     def __init__(self, message: str, problems: Iterable[Problem] = (), exit_code: int = 1) -> None:
-        message = shorten(one_line(message))
+        message = shorten(message)
         super().__init__(message)
         self.message = message
         self.problems = list(problems)
