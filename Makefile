@@ -20,7 +20,7 @@ GO_MODS_TEST := $(sort $(patsubst ./%,%,$(shell find . -name go.mod -not -path '
 help:
 	@echo "make demo   - bootstrap .venv, release --snapshot the example plugin and verify it with real GatewayD"
 	@echo "make test   - bootstrap .venv and run the whole suite (lint, types, pytest)"
-	@echo "make fuzz   - the property suite with 2000 examples per property (failures saved for CI to replay)"
+	@echo "make fuzz   - the property suite, 2000 examples per property, 100 per subcommand through the CLI (failures saved for CI to replay)"
 	@echo "make bench  - benchmarks; writes bench-report.md"
 
 bootstrap: $(STAMP)

@@ -50,3 +50,56 @@ def test_every_subcommand_has_working_help(run_cli: RunCli) -> None:
         result = run_cli(command, "--help")
         assert result.returncode == 0, (command, result.stderr)
         assert result.stdout.startswith("usage: gatewayd-plugin-actions " + command), command
+
+
+# --- found by tests/properties/test_cli_subprocess.py: each was a traceback, a leak or a broken line -------------
+
+SECRET = "pl4ntedS3cret-regression"
+
+
+def last_line(stderr: str) -> str:
+    return stderr.rstrip("\n").splitlines()[-1]
+
+
+def test_a_symlink_loop_is_named_not_a_traceback(run_cli: RunCli, tmp_path: Path) -> None:
+    """``Path.resolve`` raised RuntimeError on a loop: as an option's value, and as the project's manifest."""
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    given = run_cli("validate", "--file", loop)
+    assert given.returncode == 2
+    assert last_line(given.stderr).endswith(f"argument --file: '{loop}': Too many levels of symbolic links")
+    (tmp_path / "gatewayd_plugin.yaml").symlink_to(tmp_path / "gatewayd_plugin.yaml")
+    inside = run_cli("validate", "--project", tmp_path)
+    assert inside.returncode == 1
+    assert "cannot read the plugin manifest: Too many levels of symbolic links" in inside.stderr
+
+
+def test_a_name_too_long_for_the_file_system_is_named(run_cli: RunCli, tmp_path: Path) -> None:
+    """``Path.exists`` raised OSError (File name too long) for a --project of a 300-character name."""
+    result = run_cli("validate", "--project", tmp_path / ("n" * 300))
+    assert result.returncode == 2
+    line = last_line(result.stderr)
+    assert line.startswith("gatewayd-plugin-actions validate: error: argument --project: '")
+    assert line.endswith("more characters)': File name too long"), "the value is cut, the reason kept"
+
+
+def test_a_url_given_where_a_path_goes_keeps_its_password(run_cli: RunCli, tmp_path: Path) -> None:
+    """pathlib normalised ``http://u:p@h/`` to ``http:/u:p@h``, which the URL redaction did not match; and
+    argparse printed a bad value (``invalid float value: 'postgres://u:p@…'``) without any redaction."""
+    as_path = run_cli("validate", "--project", f"http://u:{SECRET}@[::1]:9/", cwd=tmp_path)
+    as_number = run_cli("verify", "--gate-timeout", f"postgres://alice:{SECRET}@127.0.0.1/db", cwd=tmp_path)
+    assert as_path.returncode == 1 and as_number.returncode == 2
+    assert "http:/***@[::1]:9/gatewayd_plugin.yaml: file not found" in as_path.stderr
+    assert last_line(as_number.stderr).endswith("invalid float value: 'postgres://***@127.0.0.1/db'")
+    assert SECRET not in as_path.stderr + as_number.stderr
+
+
+def test_a_line_break_in_a_value_keeps_the_error_on_one_line(run_cli: RunCli, tmp_path: Path) -> None:
+    """A value holding a newline (a stray argument, a project path) split the error over two lines."""
+    stray = run_cli("validate", "x\ny", cwd=tmp_path)
+    assert stray.returncode == 2
+    assert last_line(stray.stderr) == "gatewayd-plugin-actions: error: unrecognized arguments: x\\ny"
+    project = run_cli("validate", "--project", "a\nb", cwd=tmp_path)
+    assert project.returncode == 1
+    assert project.stderr.splitlines() == ["a\\nb/gatewayd_plugin.yaml: file not found",
+                                           "a\\nb/gatewayd_plugin.yaml: 1 error(s), 0 warning(s)"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.redaction import redact_argv
 
 ENV_PREFIX = "GPA_"
 
@@ -74,7 +75,7 @@ def slug(text: str) -> str:
 def run_cli(argv: list[str]) -> int:
     from gatewayd_plugin_actions import cli  # noqa: PLC0415 - cli dispatches to this module
 
-    actions_io.progress(f"$ gatewayd-plugin-actions {shlex.join(argv)}")
+    actions_io.progress(f"$ gatewayd-plugin-actions {redact_argv(argv)}")
     return cli.main(argv)
 
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.errors import Problem, UserError, one_line
 from gatewayd_plugin_actions.redaction import redact
 
 # GitHub shows only 10 annotations of each kind per step; the rest still go to the log and summary.
@@ -30,9 +30,10 @@ def display_path(path: Path) -> str:
     """The path relative to the workspace (or cwd) so annotations land on the right file."""
     base = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()
     try:
-        return str(path.resolve().relative_to(base))
-    except ValueError:
-        return str(path)
+        shown = str(path.resolve().relative_to(base))
+    except (ValueError, RuntimeError):  # elsewhere, or a symlink loop (named as given, for its error)
+        shown = str(path)
+    return one_line(shown)
 
 
 def in_actions() -> bool:

@@ -9,15 +9,34 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import TYPE_CHECKING, NoReturn
 
 from gatewayd_plugin_actions import __version__, actions_io
 from gatewayd_plugin_actions.commands import COMMANDS, MODULES
-from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.errors import Problem, UserError, one_line, shorten
+from gatewayd_plugin_actions.redaction import redact
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors quote the value given (``invalid float value: '…'``) on stderr directly:
+    its messages pass the same redaction as every other line (a URL given to the wrong option keeps its
+    password). Subparsers are made of the same class."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        super()._print_message(redact(message), file)
+
+    def error(self, message: str) -> NoReturn:
+        """The usage, then ``prog: error: …`` on one line (a value holding a line break is shown escaped)."""
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {shorten(one_line(message))}\n")
 
 
 def make_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or with ``only`` (a subcommand name) just the module that registers it."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gatewayd-plugin-actions",
         description="Build, verify, test and release GatewayD plugins, locally and in GitHub Actions.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -41,6 +41,12 @@ def last_lines(text: str, limit: int = 500) -> str:
     return "\n".join(reversed(kept))
 
 
+def one_line(text: str) -> str:
+    """``text`` as one line: a line break inside a value (a path, an argument) is shown escaped, so the line
+    that names it stays one line for a log, an annotation and a test."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def first_few(items: list[str], limit: int = 5) -> str:
     """``a, b, c and 4 more``: a list named in a message without flooding it."""
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
@@ -56,9 +62,10 @@ class Problem:
     title: str | None = None
 
     def __post_init__(self) -> None:
+        # The message may end with a tool's own output (go build, initdb) on lines of its own: kept readable.
         object.__setattr__(self, "message", shorten(self.message))
         if self.file is not None:
-            object.__setattr__(self, "file", shorten(self.file, 500))
+            object.__setattr__(self, "file", shorten(one_line(self.file), 500))
 
     def __str__(self) -> str:
         where = ""

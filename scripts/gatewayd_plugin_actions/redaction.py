@@ -5,6 +5,7 @@ Authorization values, and the credentials of any ``scheme://user:password@host``
 from __future__ import annotations
 
 import re
+import shlex
 import threading
 
 _SECRETS: set[str] = set()
@@ -14,8 +15,9 @@ _TOKEN_PATTERNS = re.compile(
 _AUTH_HEADER = re.compile(r"(authorization['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+|token\s+)?[^\s'\",}]+", re.IGNORECASE)
 _AUTH_SCHEME = re.compile(r"\b((?:bearer|token)\s+)[A-Za-z0-9_.\-]{20,}", re.IGNORECASE)
 # Everything between "scheme://" and the *last* "@" of the same word: a password may itself hold "@", ":" or "/"
-# (unescaped, as users paste them), and masking too much is harmless where too little leaks.
-_URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)\S*@")
+# (unescaped, as users paste them), and masking too much is harmless where too little leaks. One "/" is enough:
+# a URL given where a path goes comes back normalised by pathlib ("http:/user:password@host/…").
+_URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*:/+)\S*@")
 
 
 def register_secret(value: str | None) -> None:
@@ -45,3 +47,28 @@ def redact(text: str) -> str:
     text = _TOKEN_PATTERNS.sub("***", text)
     text = _AUTH_HEADER.sub(r"\1***", text)
     return _AUTH_SCHEME.sub(r"\1***", text)
+
+
+# Options whose values are settings for the plugin (``K=V`` lines): a password for its backend, say.
+SETTINGS_OPTIONS = ("--plugin-env",)
+
+
+def _keys_only(lines: str) -> str:
+    return "\\n".join(f"{line.partition('=')[0]}=***" if "=" in line else line for line in lines.splitlines())
+
+
+def redact_argv(argv: list[str]) -> str:
+    """A command line to show (``$ gatewayd-plugin-actions …``): quoted like a shell's, on one line, with the
+    values of the settings options reduced to their keys (``--plugin-env=REDIS_PASSWORD=***``)."""
+    shown: list[str] = []
+    value_next = False
+    for word in argv:
+        flag, eq, value = word.partition("=")
+        if value_next:
+            shown.append(_keys_only(word))
+        elif flag in SETTINGS_OPTIONS and eq:
+            shown.append(f"{flag}={_keys_only(value)}")
+        else:
+            shown.append(word)
+        value_next = word in SETTINGS_OPTIONS
+    return shlex.join(shown)

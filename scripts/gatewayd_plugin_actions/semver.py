@@ -35,6 +35,11 @@ class Version:
         """The tag without its ``v``: what ``-X …Version=`` injects and GatewayD reports."""
         return self.tag[1:]
 
+    def is_reported_as(self, reported: str) -> bool:
+        """Whether a plugin that reports ``reported`` (GatewayD's GetPlugins shows the plugin's own
+        ``id.version`` verbatim) reports this version: the injected number, or the tag itself."""
+        return reported in (self.number, self.tag)
+
     @property
     def is_prerelease(self) -> bool:
         return bool(self.prerelease)

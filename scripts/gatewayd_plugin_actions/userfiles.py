@@ -4,16 +4,30 @@ hang, an out-of-memory or a traceback."""
 
 from __future__ import annotations
 
+import argparse
+import errno
 import os
 import stat
 from pathlib import Path
 
-from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.errors import Problem, UserError, shorten
 
 MIB = 1024 * 1024
 # What editors on Windows write when asked for "Unicode"; the longer UTF-32 marks first (they begin like UTF-16's).
 BYTE_ORDER_MARKS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
                     (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
+def path_arg(text: str) -> Path:
+    """The argparse type of every path option: a path the system cannot even look up (a symlink loop, a name
+    longer than the file system allows) is refused where it is named, not deep in a command as an OSError."""
+    path = Path(text)
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENAMETOOLONG):
+            raise argparse.ArgumentTypeError(f"{shorten(text, 120)!r}: {exc.strerror}") from None
+    return path
 
 
 def kind_of(mode: int) -> str:

@@ -290,3 +290,16 @@ def test_the_toolbox_step_forwards_outputs(run_cli: RunCli, tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     outputs = parse_output_file(output.read_text(encoding="utf-8"))
     assert outputs["plugin-name"] == "gatewayd-plugin-example" and outputs["exit-code"] == "0"
+
+
+def test_the_echoed_command_line_shows_plugin_env_keys_only(run_cli: RunCli, tmp_path: Path) -> None:
+    """Found by tests/properties/test_cli_subprocess.py: each step echoes its CLI call, and that line showed the
+    plugin-env input in full (`--plugin-env=TOKEN=<the plugin's password>`), over several lines when it had
+    several. The echo now keeps the keys, on one line; the plugin still gets the values."""
+    secret = "pl4ntedS3cret-in-plugin-env"
+    env = clean_env(GPA_PLUGIN_ENV=f"TOKEN={secret}\nMODE=fast", GPA_VERSION="not-a-tag", RUNNER_TEMP=str(tmp_path))
+    result = run_cli("step", "release-build", cwd=tmp_path, env=env)
+    assert result.returncode != 0
+    assert secret not in result.stdout + result.stderr
+    echo = next(line for line in result.stderr.splitlines() if line.startswith("$ gatewayd-plugin-actions "))
+    assert "'--plugin-env=TOKEN=***\\nMODE=***'" in echo, echo

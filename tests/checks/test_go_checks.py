@@ -426,6 +426,20 @@ def test_go_test_that_runs_no_test_fails_unless_allowed(tmp_path: Path, run_cli:
     assert allowed.returncode == 0, allowed.stderr
 
 
+def test_go_test_of_an_empty_package_pattern_ends_with_why_it_failed(tmp_path: Path, run_cli: RunCli) -> None:
+    """Found by tests/properties/test_cli_subprocess.py: `go-test ''` printed its reason as "build failed: …",
+    showed the packages as "()", and ended with the green-looking counts line instead of the reason."""
+    project = write_module(tmp_path / "ws" / "checks", {"main.go": "package main\n\nfunc main() {}\n"})
+    (project / "plugin").mkdir()
+    (project / "plugin" / "plugin_test.go").write_text(PASSING_TESTS, encoding="utf-8")
+    result = run_cli("go-test", "", "--project", project, "--report-dir", tmp_path / "reports",
+                     env=actions_env(tmp_path, tmp_path / "ws"))
+    assert result.returncode == 1
+    last = result.stderr.rstrip("\n").splitlines()[-1]
+    assert last.startswith("go test failed: go test ran no test, although the module has 1 *_test.go file(s)"), last
+    assert "and the packages ('')" in last, last
+
+
 def test_go_test_in_a_module_without_tests_passes(tmp_path: Path, run_cli: RunCli) -> None:
     project = write_module(tmp_path / "ws" / "checks",
                            {"checks.go": "package checks\n\nfunc Add(a, b int) int { return a + b }\n"})

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 from hypothesis import strategies as st
 
+from gatewayd_plugin_actions import dist
 from tests.conftest import EXAMPLE_PLUGIN
+from tests.fixtures.github import REPO
 
 EXAMPLE_MANIFEST = (EXAMPLE_PLUGIN / "gatewayd_plugin.yaml").read_text(encoding="utf-8")
 
@@ -61,3 +65,41 @@ def plausible_manifest(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         entry["checksum"] = draw(st.sampled_from(["", "abc", "0" * 64, 12345, None]))
     return yaml.safe_dump(data, allow_unicode=True)
+
+
+# --- a valid dist damaged one random way ---------------------------------------------------------------------
+
+DAMAGED_TAG = "v1.4.0"  # the tag of the dists these damage
+
+
+@st.composite
+def damage(draw: st.DrawFn) -> tuple[str, str, int, bytes]:
+    """(kind, which file, where, bytes): applied by ``apply`` to a copy of the dist."""
+    kind = draw(st.sampled_from(["flip", "truncate", "add", "remove", "rename", "checksum-line"]))
+    which = draw(st.sampled_from(["archive", "checksums.txt", "metadata.json"]))
+    return kind, which, draw(st.integers(0, 10_000)), draw(st.binary(min_size=1, max_size=8))
+
+
+def apply(path: Path, kind: str, which: str, where: int, data: bytes) -> None:
+    archive = next(p for p in path.iterdir() if p.name.endswith((".tar.gz", ".zip")))
+    file = {"archive": archive, "checksums.txt": path / "checksums.txt",
+            "metadata.json": path / dist.METADATA_FILE}[which]
+    content = file.read_bytes()
+    if kind == "flip":
+        at = where % len(content)
+        file.write_bytes(content[:at] + bytes([content[at] ^ (data[0] or 1)]) + content[at + 1:])
+    elif kind == "truncate":
+        file.write_bytes(content[: where % len(content)])
+    elif kind == "add":
+        (path / f"{REPO}-linux-arm-{DAMAGED_TAG}.tar.gz" if data[0] % 2 else path / "notes.txt").write_bytes(data)
+    elif kind == "remove":
+        file.unlink()
+    elif kind == "rename":
+        renamed = file.name.replace(DAMAGED_TAG, "v1.4.1") if DAMAGED_TAG in file.name else file.name + ".bak"
+        file.rename(path / renamed)
+    else:  # a checksum line made to name another file, or another hash
+        lines = (path / "checksums.txt").read_text(encoding="utf-8").splitlines()
+        line = lines[where % len(lines)]
+        lines[where % len(lines)] = line.replace(line[:8], data.hex()[:8].ljust(8, "0")) if data[0] % 2 \
+            else line + "x"
+        (path / "checksums.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

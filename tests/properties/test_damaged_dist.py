@@ -9,49 +9,16 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
 
-from gatewayd_plugin_actions import dist
 from gatewayd_plugin_actions.targets import Target
 from tests.conftest import RunCli
 from tests.fakes.fake_github import FakeGitHub
 from tests.fixtures.github import OWNER, REPO, TOKEN, make_dist
+from tests.properties.strategies import DAMAGED_TAG as TAG
+from tests.properties.strategies import apply, damage
 from tests.publish.test_publish import publish
 
-TAG = "v1.4.0"
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
-
-
-@st.composite
-def damage(draw: st.DrawFn) -> tuple[str, str, int, bytes]:
-    """(kind, which file, where, bytes): applied by ``apply`` to a copy of the dist."""
-    kind = draw(st.sampled_from(["flip", "truncate", "add", "remove", "rename", "checksum-line"]))
-    which = draw(st.sampled_from(["archive", "checksums.txt", "metadata.json"]))
-    return kind, which, draw(st.integers(0, 10_000)), draw(st.binary(min_size=1, max_size=8))
-
-
-def apply(path: Path, kind: str, which: str, where: int, data: bytes) -> None:
-    archive = next(p for p in path.iterdir() if p.name.endswith((".tar.gz", ".zip")))
-    file = {"archive": archive, "checksums.txt": path / "checksums.txt",
-            "metadata.json": path / dist.METADATA_FILE}[which]
-    content = file.read_bytes()
-    if kind == "flip":
-        at = where % len(content)
-        file.write_bytes(content[:at] + bytes([content[at] ^ (data[0] or 1)]) + content[at + 1:])
-    elif kind == "truncate":
-        file.write_bytes(content[: where % len(content)])
-    elif kind == "add":
-        (path / f"{REPO}-linux-arm-{TAG}.tar.gz" if data[0] % 2 else path / "notes.txt").write_bytes(data)
-    elif kind == "remove":
-        file.unlink()
-    elif kind == "rename":
-        file.rename(path / (file.name.replace(TAG, "v1.4.1") if TAG in file.name else file.name + ".bak"))
-    else:  # a checksum line made to name another file, or another hash
-        lines = (path / "checksums.txt").read_text(encoding="utf-8").splitlines()
-        line = lines[where % len(lines)]
-        lines[where % len(lines)] = line.replace(line[:8], data.hex()[:8].ljust(8, "0")) if data[0] % 2 \
-            else line + "x"
-        (path / "checksums.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

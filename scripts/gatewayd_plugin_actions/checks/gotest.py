@@ -181,7 +181,8 @@ def failure_problems(report: GoTestReport, project: Path) -> list[Problem]:
         tail = "".join(package.output[-5:]).strip() or "failed"
         problems.append(Problem(f"package {package.name} failed: {tail}", title="go test"))
     if report.build_errors and not problems:
-        problems.append(Problem("build failed: " + "\n".join(report.build_errors[-10:]), title="go test"))
+        # Not always a build error: the exit status, or "ran no test" (the reason is in the line itself).
+        problems.append(Problem("go test failed: " + "; ".join(report.build_errors[-10:]), title="go test"))
     return problems
 
 
@@ -224,5 +225,5 @@ def run_tests(project: Path, test_args: str, coverprofile: Path | None, packages
     if report.ok and not report.tests and not allow_no_tests and (files := test_files(project)):
         report.build_errors.append(
             f"go test ran no test, although the module has {files} *_test.go file(s): check test-args "
-            f"({test_args!r}) and the packages ({' '.join(packages)}); set allow-no-tests if that is intended")
+            f"({test_args!r}) and the packages ({shlex.join(packages)}); set allow-no-tests if that is intended")
     return report

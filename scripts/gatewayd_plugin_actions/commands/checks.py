@@ -15,12 +15,13 @@ from pathlib import Path
 from gatewayd_plugin_actions import actions_io, gotools
 from gatewayd_plugin_actions.checks import golangci, gotest, govulncheck, plan, summary
 from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.userfiles import path_arg
 
 
 def _project(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", type=Path, default=Path(), metavar="DIR",
+    parser.add_argument("--project", type=path_arg, default=Path(), metavar="DIR",
                         help="the Go module to check (default: the current directory)")
-    parser.add_argument("--report-dir", type=Path, metavar="DIR",
+    parser.add_argument("--report-dir", type=path_arg, metavar="DIR",
                         help="write this check's result as JSON here, for test-summary")
 
 
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     test = subparsers.add_parser("go-test", help="go test -json with coverage; counts, coverage %%, annotations")
     _project(test)
     test.add_argument("--test-args", default="", metavar="ARGS", help="extra `go test` arguments, e.g. '-race'")
-    test.add_argument("--coverprofile", type=Path, default=Path("profile.cov"), metavar="FILE",
+    test.add_argument("--coverprofile", type=path_arg, default=Path("profile.cov"), metavar="FILE",
                       help="coverage profile, relative to --project (default: profile.cov)")
     test.add_argument("--no-coverage", dest="coverage", action="store_false", help="skip the coverage profile")
     test.add_argument("--allow-no-tests", action="store_true",
@@ -59,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     test.set_defaults(func=run_go_test)
 
     summary = subparsers.add_parser("test-summary", help="one step-summary table from the checks' results")
-    summary.add_argument("--report-dir", type=Path, required=True, metavar="DIR")
+    summary.add_argument("--report-dir", type=path_arg, required=True, metavar="DIR")
     summary.set_defaults(func=run_summary)
 
 
@@ -122,7 +123,6 @@ def run_go_test(args: argparse.Namespace) -> int:
     profile = (project / args.coverprofile).resolve() if args.coverage else None
     report = gotest.run_tests(project, args.test_args, profile, args.packages, args.allow_no_tests)
     problems = gotest.failure_problems(report, project)
-    actions_io.report(problems)
     coverage = "" if report.coverage is None else f"{report.coverage:.1f}"
     summary.write_report(args.report_dir, "go-test", {
         "passed": report.passed, "failed": report.failed, "skipped": report.skipped, "coverage": report.coverage,
@@ -134,6 +134,7 @@ def run_go_test(args: argparse.Namespace) -> int:
     actions_io.set_output("coverage-profile", str(profile) if profile and profile.exists() else "")
     actions_io.progress(f"go test: {report.passed} passed, {report.failed} failed, {report.skipped} skipped"
                         + (f"; coverage {coverage}%" if coverage else ""))
+    actions_io.report(problems)  # after the counts: a failed run ends with why it failed
     return 0 if report.ok else 1
 
 

@@ -9,11 +9,12 @@ from gatewayd_plugin_actions.errors import UserError
 from gatewayd_plugin_actions.goplugin import parse_plugin_env
 from gatewayd_plugin_actions.release.context import Options
 from gatewayd_plugin_actions.targets import DEFAULT_TARGETS, Target, parse_targets
+from gatewayd_plugin_actions.userfiles import path_arg
 from gatewayd_plugin_actions.verify import GATE_TIMEOUT_SECONDS, GateOptions
 
 
 def add_project(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", type=Path, default=Path(), metavar="DIR",
+    parser.add_argument("--project", type=path_arg, default=Path(), metavar="DIR",
                         help="the plugin's repository root (default: the current directory)")
     parser.add_argument("--repository", metavar="OWNER/NAME",
                         help="GitHub repository the plugin is installed from (default: $GITHUB_REPOSITORY, "
@@ -24,7 +25,7 @@ def add_gatewayd_run(gatewayd: argparse._ActionsContainer, plugin: argparse._Act
     """Which GatewayD and PostgreSQL a plugin runs in, and its settings there (test-plugin, dev)."""
     gatewayd.add_argument("--gatewayd-version", default="latest", metavar="TAG",
                           help="release of gatewayd-io/gatewayd to download and verify (default: latest)")
-    gatewayd.add_argument("--gatewayd-binary", type=Path, metavar="PATH",
+    gatewayd.add_argument("--gatewayd-binary", type=path_arg, metavar="PATH",
                           help="use this GatewayD binary instead of downloading a release")
     gatewayd.add_argument("--postgres-url", metavar="URL",
                           help="an existing PostgreSQL (postgres://user:pass@host:port/db); default: start a "
@@ -44,13 +45,13 @@ def add_build(parser: argparse.ArgumentParser) -> None:
                              "<module>/plugin.Version when it exists; 'none' to disable)")
     parser.add_argument("--cgo", action="store_true", help="build with CGO_ENABLED=1 (needs cross compilers)")
     parser.add_argument("--exe-suffix", action="store_true", help="name Windows binaries <name>.exe")
-    parser.add_argument("--extra-files", metavar="PATH", nargs="*", default=[], type=Path,
+    parser.add_argument("--extra-files", metavar="PATH", nargs="*", default=[], type=path_arg,
                         help="more files or directories for every archive (files go to the archive root)")
     parser.add_argument("--main-package", default=".", metavar="PKG", help="package to build (default: .)")
     parser.add_argument("--build-tags", default="", metavar="TAGS", help="go build -tags value")
     parser.add_argument("--ldflags", dest="extra_ldflags", default="", metavar="FLAGS",
                         help="extra -ldflags appended after '-s -w -X …'")
-    parser.add_argument("--dist", type=Path, metavar="DIR", help="output directory (default: <project>/dist)")
+    parser.add_argument("--dist", type=path_arg, metavar="DIR", help="output directory (default: <project>/dist)")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
                         help="targets built at once (default: one per CPU)")
 
@@ -70,7 +71,7 @@ def add_gate(parser: argparse.ArgumentParser) -> None:
                       help="also install the host archive with the real `gatewayd plugin install` of this "
                            "gatewayd-io/gatewayd release (a tag, or latest; downloaded, checksum-verified, cached) "
                            "and load it in that GatewayD against PostgreSQL (default: none)")
-    gate.add_argument("--gatewayd-binary", "--gatewayd", dest="gatewayd_binary", type=Path, metavar="PATH",
+    gate.add_argument("--gatewayd-binary", "--gatewayd", dest="gatewayd_binary", type=path_arg, metavar="PATH",
                       help="the same with a GatewayD binary already on this machine")
     gate.add_argument("--postgres-url", metavar="URL",
                       help="PostgreSQL for the load in GatewayD (default: a throwaway server on 127.0.0.1)")

@@ -7,7 +7,6 @@ import argparse
 import json
 import signal
 import sys
-from pathlib import Path
 from types import FrameType
 
 from gatewayd_plugin_actions import actions_io
@@ -16,6 +15,7 @@ from gatewayd_plugin_actions.gatewayd import program
 from gatewayd_plugin_actions.gatewayd.session import DEFAULT_START_TIMEOUT, PluginRunFailed, RunReport, summary_json
 from gatewayd_plugin_actions.integration import engine
 from gatewayd_plugin_actions.integration.engine import IntegrationOptions
+from gatewayd_plugin_actions.userfiles import path_arg
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,13 +49,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     build.add_argument("--ldflags", dest="extra_ldflags", default="", metavar="FLAGS")
     build.add_argument("--main-package", default=".", metavar="PKG")
     build.add_argument("--cgo", action="store_true")
-    build.add_argument("--extra-files", metavar="PATH", nargs="*", default=[], type=Path)
+    build.add_argument("--extra-files", metavar="PATH", nargs="*", default=[], type=path_arg)
     sql = parser.add_argument_group("SQL")
-    sql.add_argument("--sql-file", type=Path, metavar="FILE",
+    sql.add_argument("--sql-file", type=path_arg, metavar="FILE",
                      help="more SQL to run through GatewayD (psql -X -A -t -q -v ON_ERROR_STOP=1)")
-    sql.add_argument("--expect-file", type=Path, metavar="FILE",
+    sql.add_argument("--expect-file", type=path_arg, metavar="FILE",
                      help="the exact output --sql-file must print (trailing whitespace ignored)")
-    parser.add_argument("--keep-logs", type=Path, metavar="DIR",
+    parser.add_argument("--keep-logs", type=path_arg, metavar="DIR",
                         help="copy GatewayD's log, the generated configs and psql transcripts here")
     parser.set_defaults(func=run)
 

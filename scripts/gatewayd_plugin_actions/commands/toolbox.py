@@ -14,6 +14,7 @@ import shlex
 
 from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.redaction import redact_argv
 
 NAME = "toolbox"
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if name not in commands:
         raise UserError(f"unknown command {name!r}; one of: {', '.join(commands)}")
     argv = [name, *split_args(args.args)]
-    actions_io.progress(f"$ gatewayd-plugin-actions {shlex.join(argv)}")
+    actions_io.progress(f"$ gatewayd-plugin-actions {redact_argv(argv)}")
     with actions_io.recorded_outputs() as outputs:
         code = cli.main(argv)
     actions_io.set_output("outputs", json.dumps(outputs, sort_keys=True))

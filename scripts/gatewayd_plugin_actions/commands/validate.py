@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io
 from gatewayd_plugin_actions.actions_io import display_path
@@ -11,13 +10,14 @@ from gatewayd_plugin_actions.commands.common import add_project
 from gatewayd_plugin_actions.contract import MANIFEST_FILE
 from gatewayd_plugin_actions.errors import Findings
 from gatewayd_plugin_actions.manifest import check_manifest
+from gatewayd_plugin_actions.userfiles import path_arg
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("validate", help="check gatewayd_plugin.yaml (lint + installer rules)",
                                    description=__doc__)
     add_project(parser)
-    parser.add_argument("--file", type=Path, help=f"manifest to check (default: <project>/{MANIFEST_FILE})")
+    parser.add_argument("--file", type=path_arg, help=f"manifest to check (default: <project>/{MANIFEST_FILE})")
     parser.set_defaults(func=run)
 
 

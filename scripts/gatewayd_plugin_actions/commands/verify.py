@@ -9,12 +9,13 @@ from pathlib import Path
 from gatewayd_plugin_actions import actions_io, dist, verify
 from gatewayd_plugin_actions.commands.common import add_gate, gate_options, targets_arg
 from gatewayd_plugin_actions.errors import UserError
+from gatewayd_plugin_actions.userfiles import path_arg
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("verify", help="check a dist/ is installable by gatewayd plugin install",
                                    description=__doc__)
-    parser.add_argument("--dist", type=Path, default=Path("dist"), metavar="DIR", help="default: ./dist")
+    parser.add_argument("--dist", type=path_arg, default=Path("dist"), metavar="DIR", help="default: ./dist")
     parser.add_argument("--version", metavar="TAG", help="expected tag in asset names (default: from dist)")
     parser.add_argument("--name", help="plugin name (default: from dist metadata)")
     parser.add_argument("--targets", metavar="OS/ARCH,...", help="targets that must have an archive")

@@ -39,6 +39,7 @@ from gatewayd_plugin_actions.gatewayd import diagnose, download, postgres, progr
 from gatewayd_plugin_actions.gatewayd.configs import Ports, global_config, plugins_config, self_signed_cert
 from gatewayd_plugin_actions.goplugin import PathSetting, missing_paths, parse_plugin_env, socket_dir
 from gatewayd_plugin_actions.manifest import parse_seconds
+from gatewayd_plugin_actions.semver import Version
 
 # The SDK's plugin/v1 HookName enum (HOOK_NAME_ON_CONFIG_LOADED = 1 …), named as the plugin's methods are.
 # GatewayD (v0.10.3, v0.11.1) registers a method for these numbers only: any other number a plugin lists, such
@@ -90,7 +91,7 @@ class SqlResult:
 class RunReport:
     plugin: str = ""
     plugin_version: str = ""
-    expected_version: str = ""
+    expected_version: Version | None = None  # injected by the build (test-plugin): the plugin should report it
     hooks: list[int] = field(default_factory=list)
     gatewayd_version: str = ""
     gatewayd_source: str = ""
@@ -299,9 +300,10 @@ def check_loaded(run: Session, process: program.GatewayDProcess) -> None:
     run.report.hooks = [int(h) for h in entry.get("hooks") or [] if str(h).isdigit()]
     actions_io.progress(f"  loaded: {plugin} {run.report.plugin_version or '(no version)'}, hooks "
                         f"{', '.join(run.report.hook_names) or 'none'} (GetPlugins + '{program.READY_MARKER}')")
-    if run.report.expected_version and run.report.plugin_version != run.report.expected_version:
+    expected = run.report.expected_version
+    if expected is not None and not expected.is_reported_as(run.report.plugin_version):
         actions_io.notice(f"{plugin} reports version {run.report.plugin_version!r}, but the build injected "
-                          f"{run.report.expected_version!r}: does PluginID use the Version variable?")
+                          f"{expected.number!r}: does PluginID use the Version variable?")
 
 
 def stop(run: Session, process: program.GatewayDProcess) -> None:

@@ -95,7 +95,7 @@ def prepare(run: Session, opts: IntegrationOptions) -> ReleaseContext:
     run.report.timings.update(ctx.timings)
     run.report.plugin = ctx.plugin_name
     if ctx.version_variable and ctx.version is not None:
-        run.report.expected_version = ctx.version.number
+        run.report.expected_version = ctx.version
     return ctx
 
 

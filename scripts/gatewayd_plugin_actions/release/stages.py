@@ -122,6 +122,9 @@ class BuildTargets:
                             "a time)")
         repository = actions_io.repository(ctx.options.repository)
         host = host_target()
+        if ctx.version_variable and ctx.version is not None:  # what ldflags() injects: the gate checks it
+            ctx.options.gate.expected_version = ctx.version
+            ctx.options.gate.version_variable = ctx.version_variable
 
         def package_one(binary: Binary) -> Archive:
             archive = package.package_target(ctx, binary)

@@ -8,12 +8,14 @@ failed dist stays failed.
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, contract, dist
-from gatewayd_plugin_actions.errors import Problem
+from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.semver import Version
 from gatewayd_plugin_actions.targets import Target, host_target
 from gatewayd_plugin_actions.verify.archive import ArchiveResult, verify_archive
 from gatewayd_plugin_actions.verify.gate import GateOptions, run_gate
@@ -44,6 +46,11 @@ def verify_dist(path: Path, plugin: str, tag: str | None, targets: list[Target],
     checks = ["local", *(["gate"] if gate.enabled else []), *(["install"] if loads else [])]
     ran = ["local"]  # what really ran is what the dist records
     meta = dist.load(path)
+    if gate.expected_version is None and meta is not None and meta.version_variable:
+        # `verify` of a dist built earlier: its metadata says which version was injected, and into what (a version
+        # that is no tag is reported by the asset-name checks below).
+        with contextlib.suppress(UserError):
+            gate = replace(gate, expected_version=Version.parse(meta.version), version_variable=meta.version_variable)
     if (earlier := dist.earlier_failure(meta, checks, where)) is not None:
         report.problems.append(earlier)
     names = dist.listed_files(path)

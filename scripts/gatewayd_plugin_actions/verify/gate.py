@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gatewayd_plugin_actions import actions_io, contract, goplugin
 from gatewayd_plugin_actions.errors import Problem, UserError
+from gatewayd_plugin_actions.semver import Version
 from gatewayd_plugin_actions.targets import host_target
 from gatewayd_plugin_actions.verify.archive import ArchiveResult, GateOutcome, extract_member
 
@@ -31,6 +32,10 @@ class GateOptions:
     # Where the plugin runs (GatewayD's working directory): the plugin's repository, so relative paths in its env
     # and args resolve as for a user who runs GatewayD there (see goplugin.path_settings); None: a temp dir.
     workdir: Path | None = None
+    # The tag whose number the build injected with -X into ``version_variable``: the plugin loaded in GatewayD
+    # must report it. None when nothing was injected (no version variable): the plugin cannot know the tag then.
+    expected_version: Version | None = None
+    version_variable: str | None = None
 
 
 def run_gate(archive: Path, result: ArchiveResult, plugin: str, gate: GateOptions,
@@ -140,6 +145,10 @@ def _load(report: GateOutcome, archive: Path, result: ArchiveResult, plugin: str
         if not refusal.ok:
             report.problems.append(Problem(f"{plugin}: {goplugin.explain(refusal)}", archive.name))
     version = loaded.gatewayd_version if loaded else gatewayd_binary.name
+    expected = gate.expected_version
+    if loaded is not None and expected is not None and not expected.is_reported_as(loaded.plugin_version):
+        report.problems.append(Problem(version_mismatch(plugin, loaded.plugin_version, expected,
+                                                        gate.version_variable), archive.name))
     if loaded is not None:
         actions_io.progress(f"  gate: installed {archive.name} with `gatewayd plugin install` and loaded it in "
                             f"{loaded.gatewayd_version}: {loaded.plugin} {loaded.plugin_version or '(no version)'}"
@@ -148,4 +157,17 @@ def _load(report: GateOutcome, archive: Path, result: ArchiveResult, plugin: str
                           f"of {archive.name} (entry checksum = the binary's sha256), then GatewayD loads the "
                           "installed copy (GetPlugins and 'Plugin is ready') and stops cleanly; the binary refuses "
                           "to start without the magic cookie")
+    if expected is not None:
+        report.checked.append(f"release gate in {version}: the plugin reports {expected.number} (the tag "
+                              f"{expected.tag}) as its version in GetPlugins")
     return True
+
+
+def version_mismatch(plugin: str, reported: str, expected: Version, variable: str | None) -> str:
+    """Why a plugin that reports another version than the tag is not released: the archive named after the tag
+    would hold a binary GatewayD lists with the wrong version."""
+    injected = f" (-X {variable}={expected.number})" if variable else ""
+    name = variable.rpartition(".")[2] if variable else "Version"
+    return (f"release gate in GatewayD: {plugin} reports {reported or 'no version'} but the tag is {expected.tag}; "
+            f"set PluginID's Version from the `{name}` variable the release injects{injected}, or name the "
+            "variable PluginID uses with --version-variable (the version-variable input)")
