@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
+from .. import exchanges, github_shapes
 from .faults import Fault, Faults
 from .state import (
     DOC_ASSETS,
@@ -147,6 +148,7 @@ class _Ctx:
     token: Token | None = None
     rate_headers: dict[str, str] = field(default_factory=dict)
     fired: list[str] = field(default_factory=list)
+    body: bytes | None = None  # the JSON body as read (for the request log's listeners)
 
     @property
     def can_write(self) -> bool:
@@ -249,12 +251,16 @@ class _Handler(BaseHTTPRequestHandler):
         return data
 
     def drain(self) -> None:
-        """Read and discard the rest of the request body so the response can be delivered."""
+        """Read and discard the rest of the request body so the response can be delivered (an API request's
+        JSON body, answered before it was read, is kept for the request log's listeners)."""
         if self._body_unknown:
             self.close_connection = True
             return
+        keep = self._drained if self._body_left <= MAX_JSON_BODY else None
         while self._body_left > 0:
-            self.read_body(CHUNK)
+            chunk = self.read_body(CHUNK)
+            if keep is not None:
+                keep += chunk
 
     # ---- main loop --------------------------------------------------------------------------------
 
@@ -268,14 +274,17 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._body_left = length or 0
         self._body_read = 0
+        self._drained = bytearray()
         ctx = fake._route(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
         logged = False
         try:
             response = fake._process(self, ctx)
             if response is not None:
                 self.drain()
+                if ctx.body is None and ctx.kind == "api" and self._drained:
+                    ctx.body = bytes(self._drained)
                 # log before answering so a client never sees its response before the log entry
-                fake._log(ctx, response.status, started, time.monotonic() - t0, self._body_read)
+                fake._log(ctx, response.status, started, time.monotonic() - t0, self._body_read, response)
                 logged = True
                 self._send(response, ctx)
         except _Drop:
@@ -749,7 +758,8 @@ class FakeGitHub:
         ctx.kind = "api" if not self.path_prefix else "web"
         return ctx
 
-    def _log(self, ctx: _Ctx, status: int, started: float, duration: float, body_size: int) -> None:
+    def _log(self, ctx: _Ctx, status: int, started: float, duration: float, body_size: int,
+             response: Response | None = None) -> None:
         headers: dict[str, str] = {}
         for key, value in ctx.headers.items():
             if key == "authorization":
@@ -770,6 +780,26 @@ class FakeGitHub:
         )
         with self._log_lock:
             self._log_entries.append(entry)
+        if exchanges.listening() and ctx.kind in ("api", "upload"):
+            self._tell_listeners(ctx, status, response)
+
+    def _tell_listeners(self, ctx: _Ctx, status: int, response: Response | None) -> None:
+        path = urlsplit(ctx.raw_path).path
+        prefix = self.upload_prefix if ctx.kind == "upload" else self.path_prefix
+        if not path.startswith(prefix):
+            return  # not on the API: a web path this fake serves 404 for
+        content_type = ""
+        if response is not None:
+            content_type = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
+        exchanges.record(exchanges.Exchange(
+            fake="fake_github", host="uploads" if ctx.kind == "upload" else "api", method=ctx.method,
+            path=path[len(prefix):] or "/",
+            query=tuple(parse_qsl(urlsplit(ctx.raw_path).query, keep_blank_values=True)),
+            request_headers=exchanges.redact_headers(dict(ctx.headers)),
+            request_body=None if ctx.kind == "upload" else ctx.body, status=status,
+            response_content_type=content_type,
+            response_body=response.body if response is not None and response.file is None else b"",
+            older_server=not self.asset_digests, faults=tuple(ctx.fired)))
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
         with self._log_lock:
@@ -971,15 +1001,16 @@ class FakeGitHub:
         if handler is None:
             raise not_found()
         if ctx.method in ("POST", "PATCH", "PUT"):
-            payload = self._read_json(h)
+            payload = self._read_json(h, ctx)
             return handler(ctx, repo, payload)
         return handler(ctx, repo, None)
 
-    def _read_json(self, h: _Handler) -> Any:
+    def _read_json(self, h: _Handler, ctx: _Ctx) -> Any:
         if h._body_unknown:
             raise ApiError(411, "Length Required")
         data = h.read_body(MAX_JSON_BODY)
         h.drain()
+        ctx.body = data
         if not data.strip():
             return {}
         try:
@@ -997,14 +1028,18 @@ class FakeGitHub:
         for tok in self.state.tokens.values():
             if tok.login == login:
                 uid = tok.user_id
+        user = f"{self.api_url}/users/{quote(login)}"
         return {
             "login": login,
             "id": uid,
             "node_id": _node_id("U", uid),
             "avatar_url": f"{self.server_url}/avatars/{quote(login)}",
-            "url": f"{self.api_url}/users/{quote(login)}",
+            "gravatar_id": "",
+            "url": user,
             "html_url": f"{self.server_url}/{quote(login)}",
+            **github_shapes.user_links(user),
             "type": "Bot" if login.endswith("[bot]") else "User",
+            "user_view_type": "public",
             "site_admin": False,
         }
 
@@ -1141,6 +1176,9 @@ class FakeGitHub:
             "default_branch": repo.default_branch,
             "archived": False,
             "disabled": False,
+            **github_shapes.repository_padding(self._repo_api(repo.owner, repo.name),
+                                               f"{self.server_url}/{quote(repo.owner)}/{quote(repo.name)}",
+                                               created_at=iso(self.state.clock()) or ""),
         }
         if ctx.token is not None:
             write = ctx.can_write

@@ -40,8 +40,9 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
+from tests.fakes import exchanges, github_shapes
 from tests.fakes.indie_github.faults import PRE_KINDS, UPLOAD_KINDS, FaultMix, FaultPlanner
 from tests.fakes.indie_github.model import (
     ASSET_LIMIT,
@@ -179,6 +180,7 @@ class _Ctx:
     fault: str | None = None
     body_read: bool = False
     payload: dict[str, Any] = field(default_factory=dict)
+    raw_body: bytes | None = None  # a JSON body as read (for the request log's listeners)
 
     def header(self, name: str) -> str | None:
         return self.handler.headers.get(name)
@@ -415,6 +417,10 @@ class IndieGitHub:
             self._log.append(LogEntry(self._seq, role, method, ctx.path, ctx.raw_query,
                                       reply.status if reply else None, ctx.fault, token_kind, started, time.time(),
                                       _summary(ctx.payload)))
+        if role in ("api", "uploads") and exchanges.listening():
+            if role == "api" and reply is not None and not ctx.body_read and method in WRITE_METHODS:
+                self._read_unread_body(ctx)  # answered before reading it (a fault): still the request's body
+            self._tell_listeners(ctx, reply)
         try:
             if reply is None:
                 handler.close_connection = True
@@ -423,6 +429,23 @@ class IndieGitHub:
                 self._send(ctx, reply)
         except OSError:
             handler.close_connection = True
+
+    @staticmethod
+    def _read_unread_body(ctx: _Ctx) -> None:
+        length = int(ctx.header("Content-Length") or 0)
+        if 0 < length <= 1 << 20:
+            with contextlib.suppress(OSError):
+                ctx.raw_body = ctx.handler.rfile.read(length)
+                ctx.body_read = True
+
+    def _tell_listeners(self, ctx: _Ctx, reply: _Reply | None) -> None:
+        exchanges.record(exchanges.Exchange(
+            fake="indie_github", host=ctx.role, method=ctx.method, path=ctx.path,
+            query=tuple(parse_qsl(ctx.raw_query, keep_blank_values=True)),
+            request_headers=exchanges.redact_headers(dict(ctx.handler.headers.items())),
+            request_body=ctx.raw_body if ctx.role == "api" else None, status=reply.status if reply else 0,
+            response_content_type=reply.content_type if reply else "", response_body=reply.body if reply else b"",
+            older_server=self.old_fields, faults=(ctx.fault,) if ctx.fault else ()))
 
     def _token(self, handler: _Handler) -> tuple[Token | None, str, bool]:
         header = handler.headers.get("Authorization")
@@ -504,6 +527,7 @@ class IndieGitHub:
                 handler.rfile.readline()
         else:
             raw = handler.rfile.read(int(ctx.header("Content-Length") or 0))
+        ctx.raw_body = raw
         if not raw.strip():
             return {}
         try:
@@ -741,14 +765,23 @@ class IndieGitHub:
     # --- JSON shapes ------------------------------------------------------------------------------------
 
     def _user(self, login: str) -> dict[str, Any]:
-        return {"login": login, "id": 41898282, "type": "Bot", "url": f"{self.api_url}/users/{quote(login)}"}
+        """A user as the REST API shows one (``simple-user``: every field is required)."""
+        url = f"{self.api_url}/users/{quote(login)}"
+        return {"login": login, "id": 41898282, "node_id": "MDM6Qm90NDE4OTgyODI=", "type": "Bot", "url": url,
+                "avatar_url": "https://avatars.githubusercontent.com/in/15368?v=4", "gravatar_id": "",
+                "html_url": f"{self.server_url}/apps/github-actions", "site_admin": False,
+                **github_shapes.user_links(url)}
 
     def _repo_json(self, ctx: _Ctx, repo: Repo) -> dict[str, Any]:
         out: dict[str, Any] = {"id": repo.id, "name": repo.name, "full_name": repo.full_name,
                                "private": repo.private, "visibility": "private" if repo.private else "public",
-                               "owner": {"login": repo.owner, "type": "Organization"},
+                               "owner": {**self._user(repo.owner), "type": "Organization"},
                                "html_url": f"{self.server_url}/{repo.full_name}", "default_branch": repo.default_branch,
-                               "url": f"{self.api_url}/repos/{repo.full_name}"}
+                               "url": f"{self.api_url}/repos/{repo.full_name}", "node_id": f"R_kgDO{repo.id:x}",
+                               "description": None, "fork": False, "archived": False, "disabled": False,
+                               **github_shapes.repository_padding(f"{self.api_url}/repos/{repo.full_name}",
+                                                                  f"{self.server_url}/{repo.full_name}",
+                                                                  created_at=iso(self._window_start) or "")}
         if ctx.token is not None:
             push = ctx.token.access == "write"
             out["permissions"] = {"admin": False, "maintain": False, "push": push, "triage": push, "pull": True}
