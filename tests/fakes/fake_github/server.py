@@ -482,9 +482,11 @@ class FakeGitHub:
         immutable_releases: bool = False,
         tag_protection: bool = False,
         tags: Iterable[str] = (),
+        workflow_changes: Iterable[str] = (),
     ) -> Repo:
         """Create a repository.  ``files`` live on the default branch (Contents API); ``tags`` are
-        pre-existing git tags (releases on them need no tag creation)."""
+        pre-existing git tags (releases on them need no tag creation); ``workflow_changes`` names refs whose
+        commit changes ``.github/workflows/`` (see ``_workflow_guard``)."""
         with self.state.lock:
             key = (owner.lower(), repo.lower())
             if key in self.state.repos:
@@ -504,6 +506,7 @@ class FakeGitHub:
                 r.files[default_branch][path.strip("/")] = content.encode() if isinstance(content, str) else content
             for tag in tags:
                 r.tags[tag] = fake_sha(r.full_name, tag)
+            r.workflow_changes = set(workflow_changes)
             self.state.repos[key] = r
             return r
 
@@ -539,9 +542,11 @@ class FakeGitHub:
         *,
         login: str = "github-actions[bot]",
         rate_limit: int = 5000,
+        workflows: bool = False,
     ) -> Token:
         """Register a token: ``write`` may create/modify releases and sees drafts, ``read`` gets
-        403 "Resource not accessible by integration" on writes.  Unknown tokens get 401."""
+        403 "Resource not accessible by integration" on writes.  Unknown tokens get 401. ``workflows``: the token
+        may change workflow files (never true of a job's GITHUB_TOKEN)."""
         if permissions not in ("read", "write"):
             raise ValueError("permissions must be 'read' or 'write'")
         tok = Token(
@@ -550,6 +555,7 @@ class FakeGitHub:
             login=login,
             user_id=41898282 if login == "github-actions[bot]" else self._user_id(login),
             rate_limit=rate_limit,
+            workflows=workflows,
         )
         with self.state.lock:
             self.state.tokens[token] = tok
@@ -1236,9 +1242,19 @@ class FakeGitHub:
                 raise invalid_request(f"For 'properties/make_latest', {json.dumps(value)} is not a member of enum.")
         return payload
 
+    @staticmethod
+    def _workflow_guard(ctx: _Ctx, repo: Repo, target: str | None, operation: str) -> None:
+        """Documented on both operations: when the resolved target commit adds or modifies files under
+        ``.github/workflows/``, a token not authorised to change workflows gets 404 Not Found."""
+        assert ctx.token is not None
+        if (target or repo.default_branch) in repo.workflow_changes and not ctx.token.workflows:
+            ctx.fired.append("workflow_guard")
+            raise not_found(f"https://docs.github.com/rest/releases/releases#{operation}")
+
     def _create_release(self, ctx: _Ctx, repo: Repo, payload: Any) -> Response:
         data = self._validate_release_payload(payload, create=True)
         assert ctx.token is not None
+        self._workflow_guard(ctx, repo, data.get("target_commitish"), "create-a-release")
         tag = data["tag_name"]
         race = self.faults.take("race_create", ctx.method, ctx.route)
         if race is not None:
@@ -1284,6 +1300,7 @@ class FakeGitHub:
         data = self._validate_release_payload(payload, create=False)
         with self.state.lock:
             rel = self.state.release(repo, int(ctx.params["release_id"]), can_see_drafts=True)
+            self._workflow_guard(ctx, repo, data.get("target_commitish") or rel.target_commitish, "update-a-release")
             self.state.update_release(repo, rel, data)
             return self._json(200, self._release_json(rel))
 

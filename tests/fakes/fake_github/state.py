@@ -147,6 +147,9 @@ class Token:
     login: str = "github-actions[bot]"
     user_id: int = 41898282
     rate_limit: int = 5000
+    #: authorised to change workflow files (a classic token's `workflow` scope, an App's Workflows: write);
+    #: a job's GITHUB_TOKEN never is
+    workflows: bool = False
 
 
 @dataclass
@@ -225,6 +228,8 @@ class Repo:
     files: dict[str, dict[str, bytes]] = field(default_factory=dict)
     #: tag -> commit sha
     tags: dict[str, str] = field(default_factory=dict)
+    #: refs (branches, SHAs) whose commit adds or modifies files under .github/workflows/ (default branch: its head)
+    workflow_changes: set[str] = field(default_factory=set)
     #: tags once held by an immutable release: can never get a release again
     burned_tags: set[str] = field(default_factory=set)
     releases: dict[int, Release] = field(default_factory=dict)

@@ -97,6 +97,8 @@ class Token:
     value: str
     access: str  # "write" (contents: write) or "read" (contents: read)
     login: str = "github-actions[bot]"
+    # documented: may change workflow files (classic `workflow` scope, or Workflows: write); GITHUB_TOKEN never
+    workflows: bool = False
 
 
 @dataclass
@@ -156,6 +158,8 @@ class Repo:
     tags: dict[str, str] = field(default_factory=dict)
     releases: dict[int, Release] = field(default_factory=dict)
     burned_tags: set[str] = field(default_factory=set)
+    # commits (branch names or SHAs) whose change adds or modifies files under .github/workflows/
+    workflow_commits: set[str] = field(default_factory=set)
     # (effective time, release id or None=legacy rule): the latest pointer, with eventual consistency.
     latest_history: list[tuple[float, int | None]] = field(default_factory=list)
 

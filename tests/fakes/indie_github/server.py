@@ -268,11 +268,20 @@ class IndieGitHub:
 
     # --- seeding ----------------------------------------------------------------------------------------------
 
-    def add_token(self, value: str, access: str = "write", login: str = "github-actions[bot]") -> None:
+    def add_token(self, value: str, access: str = "write", login: str = "github-actions[bot]", *,
+                  workflows: bool = False) -> None:
+        """``workflows``: the token may change workflow files (a job's GITHUB_TOKEN never may)."""
         if access not in ("write", "read"):
             raise ValueError(access)
         with self.lock:
-            self.tokens[value] = Token(value, access, login)
+            self.tokens[value] = Token(value, access, login, workflows)
+
+    def touch_workflows(self, owner: str, name: str, commit: str | None = None) -> None:
+        """Make ``commit`` (default: the default branch's head) one that changes ``.github/workflows/``: creating
+        or updating a release that targets it then needs a token allowed to change workflows (documented)."""
+        with self.lock:
+            repo = self._repo(owner, name)
+            repo.workflow_commits.add(commit or repo.default_branch)
 
     def add_repo(self, owner: str, name: str, *, private: bool = False, immutable_releases: bool = False,
                  tags: tuple[str, ...] = ()) -> None:
@@ -845,6 +854,7 @@ class IndieGitHub:
         if not tag:
             raise validation_failed("Release", "missing_field", "tag_name")
         draft, prerelease = bool(payload.get("draft", False)), bool(payload.get("prerelease", False))
+        self._check_workflows(ctx, repo, payload.get("target_commitish") or repo.default_branch, "create-a-release")
         check_tag_free(repo, tag)  # GUESS for drafts: refused like a published release when the tag is taken
         body = payload.get("body")
         if payload.get("generate_release_notes"):
@@ -864,6 +874,13 @@ class IndieGitHub:
         location = f"{self.api_url}/repos/{repo.full_name}/releases/{release.id}"
         return _json_reply(201, self._release_json(repo, release, float("inf")), {"Location": location})
 
+    @staticmethod
+    def _check_workflows(ctx: _Ctx, repo: Repo, target: str, anchor: str) -> None:
+        """Documented (create and update a release): if the resolved target commit adds or modifies files under
+        .github/workflows/, a token that may not change workflows gets 404 Not Found."""
+        if target in repo.workflow_commits and not (ctx.token is not None and ctx.token.workflows):
+            raise ApiError(404, "Not Found", doc=f"https://docs.github.com/rest/releases/releases#{anchor}")
+
     def _release_endpoint(self, ctx: _Ctx, repo: Repo, release_id: int, now: float) -> _Reply:
         if ctx.method == "GET":
             return _json_reply(200, self._release_json(repo, self._visible_release(ctx, repo, release_id, now), now))
@@ -880,6 +897,8 @@ class IndieGitHub:
         payload = ctx.payload
         check_types(payload, strings=("tag_name", "target_commitish", "name", "body", "make_latest",
                                       "discussion_category_name"), booleans=("draft", "prerelease"))
+        self._check_workflows(ctx, repo, payload.get("target_commitish") or release.target_commitish,
+                              "update-a-release")
         # "Immutable release. Only release title and notes can be modified." (GitHub's banner)
         locked = (payload.get("tag_name") not in (None, release.tag_name) or payload.get("draft") is True
                   or payload.get("prerelease") not in (None, release.prerelease)
