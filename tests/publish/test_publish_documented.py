@@ -1,13 +1,16 @@
-"""``publish`` (the real CLI) on answers GitHub's REST description documents and neither fake modelled before,
+"""``publish`` (the real CLI) on two answers GitHub's REST description documents and neither fake modelled before,
 on both fakes (``fake_github`` and the independent ``indie_github``):
 
 * creating or updating a release answers 404 when its target commit adds or changes files under
   ``.github/workflows/`` and the token may not change workflows (a job's ``GITHUB_TOKEN`` never may): the message
   says so, still names the repository and permission causes, and nothing is published;
+* an asset in state ``open`` (an interrupted upload) is not a finished upload: it is replaced, never kept or
+  counted as already uploaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ from tests.fakes.indie_github import FaultMix, IndieGitHub
 from tests.fixtures.github import OWNER, REPO, TOKEN, PublishDist
 from tests.publish import test_publish_independent as independent
 from tests.publish.test_publish import assert_complete, publish, releases_for
-from tests.publish.test_publish_independent import Harness, Run
+from tests.publish.test_publish_independent import Harness, Run, expected_assets
 from tests.publish.test_publish_independent import assert_complete as indie_complete
 
 harness = independent.harness  # the fixture: started independent fakes, stopped afterwards
@@ -138,3 +141,91 @@ def test_a_token_allowed_to_change_workflows_publishes_indie(harness: Harness, p
     run = indie_publish(harness, gh, dist, "v1.2.3", token=WORKFLOW_TOKEN)
     assert run.result.returncode == 0, run.explain()
     indie_complete(gh, "v1.2.3", dist, run)
+
+
+# --------------------------------------------------------------------------------------------------
+# assets in state `open`
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def repo(fake_github: FakeGitHub) -> FakeGitHub:
+    fake_github.add_repo(OWNER, REPO)
+    fake_github.add_token(TOKEN, "write")
+    return fake_github
+
+
+def test_an_open_asset_in_an_adopted_draft_is_replaced_fake_github(run_cli: RunCli, repo: FakeGitHub,
+                                                                   publish_dist: PublishDist, tmp_path: Path) -> None:
+    """An earlier run's upload was interrupted: the draft holds the archive in state ``open``, with every byte
+    and the right size (only no digest). It must not pass for uploaded: deleted, uploaded again, then published."""
+    dist = publish_dist("v1.0.0")
+    archive = sorted(dist.glob("*.tar.gz"))[0]
+    draft = repo.add_release(OWNER, REPO, "v1.0.0", draft=True)
+    stale = repo.add_asset(OWNER, REPO, draft.id, archive.name, archive.read_bytes(), state="open")
+    run = publish(run_cli, repo, tmp_path, dist, "v1.0.0")
+    assert run.code == 0, run.text
+    assert_complete(repo, dist, "v1.0.0")
+    [release] = releases_for(repo, "v1.0.0")
+    [replaced] = [a for a in release.assets if a.name == archive.name]  # type: ignore[attr-defined]
+    assert replaced.id != stale.id and replaced.state == "uploaded"
+    assert f"deleted open asset {archive.name}" in run.text, run.text
+    assert "0 assets already uploaded with the same sha256, 7 to upload" in run.text, run.text
+    assert [e.status for e in repo.requests("DELETE", "asset")] == [204]
+    assert sum(1 for u in repo.requests("POST", "upload") if u.query["name"] == archive.name) == 1
+
+
+def test_an_upload_interrupted_into_an_open_asset_is_redone_fake_github(
+        run_cli: RunCli, repo: FakeGitHub, publish_dist: PublishDist, tmp_path: Path) -> None:
+    repo.faults.drop_connection(("POST", "upload"), times=1, after_bytes=64, leave_open=True)
+    dist = publish_dist("v1.0.0")
+    run = publish(run_cli, repo, tmp_path, dist, "v1.0.0")
+    assert run.code == 0, run.text
+    assert not repo.faults.pending()
+    assert_complete(repo, dist, "v1.0.0")
+    assert "deleted open leftover" in run.text, run.text
+    assert len(repo.requests("POST", "upload")) == 8  # 7 assets, one of them twice
+
+
+def test_an_open_asset_in_an_adopted_draft_is_replaced_indie(harness: Harness, publish_dist: PublishDist) -> None:
+    gh = harness.fake()
+    dist = publish_dist("v1.2.3")
+    archive = sorted(dist.glob("*.tar.gz"))[0]
+    draft_id = gh.seed_release(OWNER, REPO, "v1.2.3", draft=True, open_assets={archive.name: archive.read_bytes()})
+    [stale] = gh.releases(OWNER, REPO, "v1.2.3")[0].assets
+    assert stale.state == "open" and stale.sha256 is None and stale.size == archive.stat().st_size
+    run = harness.publish(gh, dist, "v1.2.3")
+    assert run.result.returncode == 0, run.explain()
+    release = indie_complete(gh, "v1.2.3", dist, run)
+    assert release.id == draft_id
+    [replaced] = [a for a in release.assets if a.name == archive.name]
+    assert replaced.id != stale.id and replaced.sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert f"deleted open asset {archive.name}" in run.text, run.explain()
+    uploads = [e for e in run.writes(ok_only=True) if e.role == "uploads"]
+    assert len(uploads) == len(expected_assets(dist)), run.explain()
+
+
+def test_an_upload_interrupted_into_an_open_asset_is_redone_indie(harness: Harness, publish_dist: PublishDist) -> None:
+    gh = harness.fake(FaultMix(seed=3, upload_drop_open=0.5, max_faults=3))
+    dist = publish_dist("v1.2.3")
+    run = harness.publish(gh, dist, "v1.2.3")
+    assert run.result.returncode == 0, run.explain()
+    indie_complete(gh, "v1.2.3", dist, run)
+    assert any(e.fault == "upload_drop_open" for e in run.log), run.explain()
+    assert "deleted open leftover" in run.text, run.explain()
+
+
+def test_an_open_asset_in_a_published_release_is_not_taken_for_published_fake_github(
+        run_cli: RunCli, repo: FakeGitHub, publish_dist: PublishDist, tmp_path: Path) -> None:
+    """A published (mutable) release whose checksums.txt is ``open`` with all its bytes: not "nothing to do"."""
+    dist = publish_dist("v1.0.0")
+    files = {p.name: p.read_bytes() for p in dist.iterdir() if p.name != "metadata.json"}
+    published = repo.add_release(OWNER, REPO, "v1.0.0", assets={k: v for k, v in files.items()
+                                                                 if k != "checksums.txt"})
+    repo.add_asset(OWNER, REPO, published.id, "checksums.txt", files["checksums.txt"], state="open")
+    run = publish(run_cli, repo, tmp_path, dist, "v1.0.0")
+    assert run.code == 0, run.text
+    assert "already published with identical assets" not in run.text, run.text
+    assert "already published but incomplete or different; repairing" in run.text, run.text
+    assert_complete(repo, dist, "v1.0.0")
+    assert [u.query["name"] for u in repo.requests("POST", "upload")] == ["checksums.txt"]

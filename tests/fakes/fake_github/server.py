@@ -626,9 +626,10 @@ class FakeGitHub:
         *,
         label: str | None = None,
         content_type: str = "application/octet-stream",
-        state: Literal["uploaded", "starter"] = "uploaded",
+        state: Literal["uploaded", "starter", "open"] = "uploaded",
     ) -> Asset:
-        """Seed an asset directly (no normalisation, works on immutable releases too)."""
+        """Seed an asset directly (no normalisation, works on immutable releases too). ``open``: an interrupted
+        upload holding ``content`` as the bytes received so far, without a digest."""
         with self.state.lock:
             r = self.state.repo(owner, repo)
             rel = self.state.release(r, release_id, can_see_drafts=True)
@@ -637,6 +638,9 @@ class FakeGitHub:
                 asset.state = "starter"
                 self.state._discard_file(asset)
                 asset.size = 0
+                asset.sha256 = None
+            elif state == "open":
+                asset.state = "open"
                 asset.sha256 = None
             return asset
 
@@ -1485,10 +1489,13 @@ class FakeGitHub:
             uploader=ctx.token.login,
         )
         if drop is not None and not drop.params["after_processing"]:
+            received = b""
             try:
-                h.read_body(int(drop.params["after_bytes"]))
+                received = h.read_body(int(drop.params["after_bytes"]))
             finally:
-                if not drop.params["leave_starter"]:
+                if drop.params["leave_open"]:
+                    self.state.interrupt_upload(asset, received)
+                elif not drop.params["leave_starter"]:
                     self.state.abort_upload(repo, asset)
             raise _Drop("fault: drop_connection mid-upload")
         if self.faults.take("upload_502_starter", ctx.method, ctx.route) is not None:

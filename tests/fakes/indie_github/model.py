@@ -108,7 +108,9 @@ class Asset:
     name: str
     label: str | None
     content_type: str
-    state: str  # "starter" while the bytes are not all there, then "uploaded"
+    # "starter" while the bytes are not all there, then "uploaded"; "open" (documented, the description's enum):
+    # an upload that was interrupted, holding the bytes received so far (GUESS: size counts them, no digest)
+    state: str
     created_at: float
     updated_at: float
     visible_at: float  # eventual consistency: reads before this time do not see it
@@ -120,7 +122,7 @@ class Asset:
 
     @property
     def size(self) -> int:
-        return len(self.data) if self.state == "uploaded" else 0
+        return len(self.data) if self.state in ("uploaded", "open") else 0
 
     @property
     def sha256(self) -> str | None:

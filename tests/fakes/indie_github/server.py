@@ -298,9 +298,11 @@ class IndieGitHub:
 
     def seed_release(self, owner: str, name: str, tag: str, *, draft: bool = False, prerelease: bool = False,
                      immutable: bool = False, latest: bool | None = None, assets: dict[str, bytes] | None = None,
-                     starter_assets: tuple[str, ...] = (), age: float = 3600.0, body: str = "seeded") -> int:
+                     starter_assets: tuple[str, ...] = (), open_assets: dict[str, bytes] | None = None,
+                     age: float = 3600.0, body: str = "seeded") -> int:
         """Put a release straight into the state (no request, no fault). ``latest``: True marks it latest,
-        False publishes it with make_latest "false", None leaves the pointer alone. ``age`` seconds back."""
+        False publishes it with make_latest "false", None leaves the pointer alone. ``age`` seconds back.
+        ``open_assets``: assets left in state ``open`` (an interrupted upload) holding the given bytes."""
         with self.lock:
             repo = self._repo(owner, name)
             created = time.time() - age
@@ -320,6 +322,9 @@ class IndieGitHub:
             for asset_name in starter_assets:
                 asset = self._new_asset(repo, release, asset_name, None, "application/octet-stream", created)
                 asset.visible_at = created
+            for asset_name, data in (open_assets or {}).items():
+                asset = self._new_asset(repo, release, asset_name, None, "application/octet-stream", created)
+                asset.data, asset.state, asset.visible_at = data, "open", created
             return release.id
 
     # --- inspection (true state, no eventual consistency) -------------------------------------------------
@@ -1038,10 +1043,14 @@ class IndieGitHub:
             asset.expected_size = length
             asset.visible_at = now + self.planner.lag_for("asset_lag", f"{release.tag_name}:{name}")
         ctx.body_read = True
-        if fault == "upload_drop":
+        if fault in ("upload_drop", "upload_drop_open"):
             ctx.fault = fault
+            received = b""
             with contextlib.suppress(OSError):
-                ctx.handler.rfile.read(max(1, length // 2))
+                received = ctx.handler.rfile.read(max(1, length // 2))
+            if fault == "upload_drop_open":
+                with self.lock:  # the documented state `open`: the bytes so far are kept, there is no digest
+                    asset.data, asset.state, asset.updated_at = received, "open", time.time()
             raise _Drop
         data = ctx.handler.rfile.read(length)
         if len(data) != length:
