@@ -17,7 +17,8 @@ EXAMPLE_PLUGIN = REPO_ROOT / "examples" / "gatewayd-plugin-example"
 CLI = [sys.executable, "-m", "gatewayd_plugin_actions"]
 
 for _module in ("tests.fixtures.go", "tests.fixtures.github", "tests.fixtures.postgres", "tests.fixtures.oracles",
-                "tests.fixtures.network", "tests.fixtures.plugin_repos", "tests.fixtures.redis"):
+                "tests.fixtures.network", "tests.fixtures.plugin_repos", "tests.fixtures.redis",
+                "tests.fixtures.openapi"):
     try:
         _mod = __import__(_module, fromlist=["*"])
     except ModuleNotFoundError as exc:  # a part not written yet must not hide the others

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,7 +217,9 @@ def require(dist: Path) -> DistMetadata:
 
 def save(dist: Path, meta: DistMetadata) -> Path:
     path = dist / METADATA_FILE
-    temporary = path.with_name(f".{METADATA_FILE}.partial")
+    # A name of its own per writer: jobs sharing a dist (a matrix publishing one artifact) each record their
+    # verification; with one shared name the second rename found the first writer's file gone (a traceback).
+    temporary = path.with_name(f".{METADATA_FILE}.{os.getpid()}.{threading.get_ident()}.partial")
     temporary.write_text(json.dumps(meta.to_json(dist), indent=2) + "\n", encoding="utf-8")
     temporary.replace(path)  # atomic: a reader never sees half a file
     return path

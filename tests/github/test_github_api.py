@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gatewayd_plugin_actions.github.client import GitHubClient, Limits, content_type_for, strip_url_template
-from gatewayd_plugin_actions.github.errors import GitHubError, redact, register_secret
+from gatewayd_plugin_actions.github.errors import GitHubError, hint_for, redact, register_secret
 from tests.fakes.fake_github import FakeGitHub
 from tests.fixtures.github import OWNER, REPO, TOKEN
 
@@ -103,3 +103,21 @@ def test_error_text_joins_a_hint_after_a_message_ending_in_a_period() -> None:
     assert "ABC. GitHub asks to wait 30s" in error.message
     plain = GitHubError("GET", "https://api.example/x", 403, "rate limited", hint="re-run later")
     assert plain.message.endswith("failed (HTTP 403): rate limited. re-run later")
+
+
+@pytest.mark.parametrize(("method", "path", "explained"), [
+    ("POST", "/repos/o/r/releases", True),  # create a release
+    ("PATCH", "/api/v3/repos/o/r/releases/42", True),  # update (publish) one, on GHES
+    ("GET", "/repos/o/r/releases/42", False),
+    ("POST", "/repos/o/r/releases/42/assets", False),  # an upload
+    ("PATCH", "/repos/o/r/releases/assets/7", False),  # an asset rename
+    ("POST", "/repos/o/r/releases/generate-notes", False),
+])
+def test_a_release_write_404_names_the_workflow_file_rule(method: str, path: str, explained: bool) -> None:
+    """GitHub documents a 404 (or 403) for creating or updating a release whose target commit changes
+    .github/workflows/ without a token allowed to: those two calls say so, every 404 still names the repository."""
+    not_found = hint_for(404, "Not Found", method, f"https://api.example{path}")
+    forbidden = hint_for(403, "Resource not accessible by integration", method, f"https://api.example{path}")
+    assert ("`workflow` scope" in not_found) is explained and ("`workflow` scope" in forbidden) is explained
+    assert ".github/workflows/" in not_found if explained else "workflow" not in not_found + forbidden
+    assert "GITHUB_REPOSITORY" in not_found and "contents: write" in forbidden

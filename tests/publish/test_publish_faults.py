@@ -44,6 +44,8 @@ FAULTS = {
     "connection dropped mid-upload": lambda f: f.faults.drop_connection(("POST", "upload"), times=2, after_bytes=64),
     "connection dropped mid-upload, starter left": lambda f: f.faults.drop_connection(
         ("POST", "upload"), times=2, after_bytes=64, leave_starter=True),
+    "connection dropped mid-upload, the asset left open": lambda f: f.faults.drop_connection(
+        ("POST", "upload"), times=2, after_bytes=64, leave_open=True),
     "upload landed but the answer was lost": lambda f: f.faults.drop_connection(
         ("POST", "upload"), times=2, after_processing=True),
     "create answered 500": lambda f: f.faults.fail_next("create_release", 500),

@@ -376,8 +376,8 @@ def test_mixed_fault_mix_several_seeds(harness: Harness, publish_dist: PublishDi
 
 
 @pytest.mark.parametrize("kind", ["server_error", "secondary_403", "secondary_429", "secondary_bare", "primary",
-                                  "upload_starter_502", "upload_drop", "lost_response", "asset_lag", "publish_lag",
-                                  "latency"])
+                                  "upload_starter_502", "upload_drop", "upload_drop_open", "lost_response", "asset_lag",
+                                  "publish_lag", "latency"])
 def test_each_fault_kind_alone(harness: Harness, publish_dist: PublishDist, kind: str) -> None:
     mix = FaultMix.only(kind, seed=5, rate=0.35)
     if kind in ("primary", "secondary_403", "secondary_429", "secondary_bare"):

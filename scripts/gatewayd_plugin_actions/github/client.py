@@ -282,7 +282,7 @@ class GitHubClient:
             errors = json_errors(response)
             response.close()
             raise GitHubError(method, url, response.status_code, message, errors,
-                              hint=hint_for(response.status_code, message))
+                              hint=hint_for(response.status_code, message, method, url))
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -61,13 +61,35 @@ def describe_error(error: JSON) -> str:
     return " ".join(parts)
 
 
-def hint_for(status: int, message: str) -> str:
+# POST …/releases (create) and PATCH …/releases/{id} (update): the calls GitHub refuses with a 404 when the release's
+# target commit changes workflow files and the token may not (documented on both operations).
+CREATE_RELEASE = re.compile(r"/repos/[^/]+/[^/]+/releases/?$")
+UPDATE_RELEASE = re.compile(r"/repos/[^/]+/[^/]+/releases/\d+/?$")
+
+
+def is_release_write(method: str, url: str) -> bool:
+    path = urlsplit(url).path
+    return bool((method == "POST" and CREATE_RELEASE.search(path)) or
+                (method == "PATCH" and UPDATE_RELEASE.search(path)))
+
+
+def hint_for(status: int, message: str, method: str = "", url: str = "") -> str:
     lowered = message.lower()
+    if status == 404 and is_release_write(method, url):
+        return ("Not found: GitHub also answers 404 when the release's target commit (the job's commit) adds or "
+                "changes files under .github/workflows/ and the token may not change workflows (a job's GITHUB_TOKEN "
+                "never may): release from a commit that does not change .github/workflows/, or publish with a "
+                "token that has the `workflow` scope (a GitHub App or fine-grained token: Workflows: write). "
+                "Otherwise check GITHUB_REPOSITORY and that the token can see and write to the repository "
+                "(contents: write)")
     if status == 401:
         return "The token is missing, expired or invalid (Bad credentials): pass a valid github-token"
     if status == 403 and ("not accessible" in lowered or "permission" in lowered or "must have" in lowered):
+        workflows = (" If it has that, the release's commit may change .github/workflows/, which needs a token "
+                     "allowed to change workflows (`workflow` scope, or Workflows: write; never GITHUB_TOKEN)"
+                     if is_release_write(method, url) else "")
         return ("The token may not write releases: give the job `permissions: contents: write` "
-                "(or use a token with contents: write on this repository)")
+                f"(or use a token with contents: write on this repository).{workflows}")
     if status == 404:
         return "Not found: check GITHUB_REPOSITORY and that the token can see the repository"
     return ""

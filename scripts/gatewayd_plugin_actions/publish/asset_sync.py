@@ -1,9 +1,10 @@
 """Publish stage 3, the assets: make a release's assets equal the dist.
 
 Only what is missing or different is uploaded (the API ``digest`` against the local sha256; servers
-without digests get the asset downloaded and hashed); ``starter`` leftovers of failed uploads and assets
-not in the dist are deleted; uploads run in the bounded pool, streamed from disk; a failed upload is
-reconciled (listed, then deleted or accepted) before it is retried; a listing confirms the result.
+without digests get the asset downloaded and hashed); an asset in any state but ``uploaded`` (a ``starter``
+leftover of a failed upload, an ``open`` interrupted one) is never kept, and neither are assets not in the
+dist; uploads run in the bounded pool, streamed from disk; a failed upload is reconciled (listed, then deleted
+or accepted) before it is retried; a listing confirms the result.
 """
 
 from __future__ import annotations

@@ -30,6 +30,11 @@ GUESSES = """
   token clients must use the API asset URL with Accept: application/octet-stream (-> 302).
 * Uploads create a 'starter' asset at once (visible in listings, blocking the name); a client that
   disconnects mid-body has it removed.  Empty (0-byte) uploads are accepted.
+* An upload cut mid-body can leave an asset in state 'open' (Faults.drop_connection(leave_open=True), or
+  add_asset(state="open")): the state is in GitHub's description, which failures leave it is a guess; it holds
+  the bytes received, its size counts them, it has no digest.
+* Documented, not a guess: creating or updating a release whose target commit changes .github/workflows/
+  (add_repo(workflow_changes=...)) answers 404 unless the token may change workflows (add_token(workflows=True)).
 * Asset order in listings: upload order (FakeGitHub(asset_order="name") for alphabetical).
 * Contents API: ?ref= naming an existing tag serves the default branch's files.
 * Link headers point at /repositories/{id}/... like api.github.com; those paths are served too.

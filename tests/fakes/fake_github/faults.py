@@ -148,13 +148,15 @@ class Faults:
         after_bytes: int = 65536,
         after_processing: bool = False,
         leave_starter: bool = False,
+        leave_open: bool = False,
     ) -> Fault:
         """Close the socket without any response.
 
         Default: read at most ``after_bytes`` of the request body, then close (nothing changes; for
         an upload the in-progress ``starter`` asset is removed unless ``leave_starter``).  With
         ``after_processing=True`` the request is fully handled (state changes happen) and only the
-        response is lost.
+        response is lost. ``leave_open``: the upload's asset stays in state ``open`` holding the bytes
+        received (an interrupted upload, as the description's ``open`` state).
         """
         return self._arm(
             "drop_connection",
@@ -163,6 +165,7 @@ class Faults:
             after_bytes=after_bytes,
             after_processing=after_processing,
             leave_starter=leave_starter,
+            leave_open=leave_open,
         )
 
     def secondary_rate_limit(

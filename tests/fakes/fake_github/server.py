@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
+from .. import exchanges, github_shapes
 from .faults import Fault, Faults
 from .state import (
     DOC_ASSETS,
@@ -147,6 +148,7 @@ class _Ctx:
     token: Token | None = None
     rate_headers: dict[str, str] = field(default_factory=dict)
     fired: list[str] = field(default_factory=list)
+    body: bytes | None = None  # the JSON body as read (for the request log's listeners)
 
     @property
     def can_write(self) -> bool:
@@ -249,12 +251,16 @@ class _Handler(BaseHTTPRequestHandler):
         return data
 
     def drain(self) -> None:
-        """Read and discard the rest of the request body so the response can be delivered."""
+        """Read and discard the rest of the request body so the response can be delivered (an API request's
+        JSON body, answered before it was read, is kept for the request log's listeners)."""
         if self._body_unknown:
             self.close_connection = True
             return
+        keep = self._drained if self._body_left <= MAX_JSON_BODY else None
         while self._body_left > 0:
-            self.read_body(CHUNK)
+            chunk = self.read_body(CHUNK)
+            if keep is not None:
+                keep += chunk
 
     # ---- main loop --------------------------------------------------------------------------------
 
@@ -268,14 +274,17 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._body_left = length or 0
         self._body_read = 0
+        self._drained = bytearray()
         ctx = fake._route(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
         logged = False
         try:
             response = fake._process(self, ctx)
             if response is not None:
                 self.drain()
+                if ctx.body is None and ctx.kind == "api" and self._drained:
+                    ctx.body = bytes(self._drained)
                 # log before answering so a client never sees its response before the log entry
-                fake._log(ctx, response.status, started, time.monotonic() - t0, self._body_read)
+                fake._log(ctx, response.status, started, time.monotonic() - t0, self._body_read, response)
                 logged = True
                 self._send(response, ctx)
         except _Drop:
@@ -473,9 +482,11 @@ class FakeGitHub:
         immutable_releases: bool = False,
         tag_protection: bool = False,
         tags: Iterable[str] = (),
+        workflow_changes: Iterable[str] = (),
     ) -> Repo:
         """Create a repository.  ``files`` live on the default branch (Contents API); ``tags`` are
-        pre-existing git tags (releases on them need no tag creation)."""
+        pre-existing git tags (releases on them need no tag creation); ``workflow_changes`` names refs whose
+        commit changes ``.github/workflows/`` (see ``_workflow_guard``)."""
         with self.state.lock:
             key = (owner.lower(), repo.lower())
             if key in self.state.repos:
@@ -495,6 +506,7 @@ class FakeGitHub:
                 r.files[default_branch][path.strip("/")] = content.encode() if isinstance(content, str) else content
             for tag in tags:
                 r.tags[tag] = fake_sha(r.full_name, tag)
+            r.workflow_changes = set(workflow_changes)
             self.state.repos[key] = r
             return r
 
@@ -530,9 +542,11 @@ class FakeGitHub:
         *,
         login: str = "github-actions[bot]",
         rate_limit: int = 5000,
+        workflows: bool = False,
     ) -> Token:
         """Register a token: ``write`` may create/modify releases and sees drafts, ``read`` gets
-        403 "Resource not accessible by integration" on writes.  Unknown tokens get 401."""
+        403 "Resource not accessible by integration" on writes.  Unknown tokens get 401. ``workflows``: the token
+        may change workflow files (never true of a job's GITHUB_TOKEN)."""
         if permissions not in ("read", "write"):
             raise ValueError("permissions must be 'read' or 'write'")
         tok = Token(
@@ -541,6 +555,7 @@ class FakeGitHub:
             login=login,
             user_id=41898282 if login == "github-actions[bot]" else self._user_id(login),
             rate_limit=rate_limit,
+            workflows=workflows,
         )
         with self.state.lock:
             self.state.tokens[token] = tok
@@ -611,9 +626,10 @@ class FakeGitHub:
         *,
         label: str | None = None,
         content_type: str = "application/octet-stream",
-        state: Literal["uploaded", "starter"] = "uploaded",
+        state: Literal["uploaded", "starter", "open"] = "uploaded",
     ) -> Asset:
-        """Seed an asset directly (no normalisation, works on immutable releases too)."""
+        """Seed an asset directly (no normalisation, works on immutable releases too). ``open``: an interrupted
+        upload holding ``content`` as the bytes received so far, without a digest."""
         with self.state.lock:
             r = self.state.repo(owner, repo)
             rel = self.state.release(r, release_id, can_see_drafts=True)
@@ -622,6 +638,9 @@ class FakeGitHub:
                 asset.state = "starter"
                 self.state._discard_file(asset)
                 asset.size = 0
+                asset.sha256 = None
+            elif state == "open":
+                asset.state = "open"
                 asset.sha256 = None
             return asset
 
@@ -749,7 +768,8 @@ class FakeGitHub:
         ctx.kind = "api" if not self.path_prefix else "web"
         return ctx
 
-    def _log(self, ctx: _Ctx, status: int, started: float, duration: float, body_size: int) -> None:
+    def _log(self, ctx: _Ctx, status: int, started: float, duration: float, body_size: int,
+             response: Response | None = None) -> None:
         headers: dict[str, str] = {}
         for key, value in ctx.headers.items():
             if key == "authorization":
@@ -770,6 +790,26 @@ class FakeGitHub:
         )
         with self._log_lock:
             self._log_entries.append(entry)
+        if exchanges.listening() and ctx.kind in ("api", "upload"):
+            self._tell_listeners(ctx, status, response)
+
+    def _tell_listeners(self, ctx: _Ctx, status: int, response: Response | None) -> None:
+        path = urlsplit(ctx.raw_path).path
+        prefix = self.upload_prefix if ctx.kind == "upload" else self.path_prefix
+        if not path.startswith(prefix):
+            return  # not on the API: a web path this fake serves 404 for
+        content_type = ""
+        if response is not None:
+            content_type = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
+        exchanges.record(exchanges.Exchange(
+            fake="fake_github", host="uploads" if ctx.kind == "upload" else "api", method=ctx.method,
+            path=path[len(prefix):] or "/",
+            query=tuple(parse_qsl(urlsplit(ctx.raw_path).query, keep_blank_values=True)),
+            request_headers=exchanges.redact_headers(dict(ctx.headers)),
+            request_body=None if ctx.kind == "upload" else ctx.body, status=status,
+            response_content_type=content_type,
+            response_body=response.body if response is not None and response.file is None else b"",
+            older_server=not self.asset_digests, faults=tuple(ctx.fired)))
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
         with self._log_lock:
@@ -971,15 +1011,16 @@ class FakeGitHub:
         if handler is None:
             raise not_found()
         if ctx.method in ("POST", "PATCH", "PUT"):
-            payload = self._read_json(h)
+            payload = self._read_json(h, ctx)
             return handler(ctx, repo, payload)
         return handler(ctx, repo, None)
 
-    def _read_json(self, h: _Handler) -> Any:
+    def _read_json(self, h: _Handler, ctx: _Ctx) -> Any:
         if h._body_unknown:
             raise ApiError(411, "Length Required")
         data = h.read_body(MAX_JSON_BODY)
         h.drain()
+        ctx.body = data
         if not data.strip():
             return {}
         try:
@@ -997,14 +1038,18 @@ class FakeGitHub:
         for tok in self.state.tokens.values():
             if tok.login == login:
                 uid = tok.user_id
+        user = f"{self.api_url}/users/{quote(login)}"
         return {
             "login": login,
             "id": uid,
             "node_id": _node_id("U", uid),
             "avatar_url": f"{self.server_url}/avatars/{quote(login)}",
-            "url": f"{self.api_url}/users/{quote(login)}",
+            "gravatar_id": "",
+            "url": user,
             "html_url": f"{self.server_url}/{quote(login)}",
+            **github_shapes.user_links(user),
             "type": "Bot" if login.endswith("[bot]") else "User",
+            "user_view_type": "public",
             "site_admin": False,
         }
 
@@ -1141,6 +1186,9 @@ class FakeGitHub:
             "default_branch": repo.default_branch,
             "archived": False,
             "disabled": False,
+            **github_shapes.repository_padding(self._repo_api(repo.owner, repo.name),
+                                               f"{self.server_url}/{quote(repo.owner)}/{quote(repo.name)}",
+                                               created_at=iso(self.state.clock()) or ""),
         }
         if ctx.token is not None:
             write = ctx.can_write
@@ -1198,9 +1246,19 @@ class FakeGitHub:
                 raise invalid_request(f"For 'properties/make_latest', {json.dumps(value)} is not a member of enum.")
         return payload
 
+    @staticmethod
+    def _workflow_guard(ctx: _Ctx, repo: Repo, target: str | None, operation: str) -> None:
+        """Documented on both operations: when the resolved target commit adds or modifies files under
+        ``.github/workflows/``, a token not authorised to change workflows gets 404 Not Found."""
+        assert ctx.token is not None
+        if (target or repo.default_branch) in repo.workflow_changes and not ctx.token.workflows:
+            ctx.fired.append("workflow_guard")
+            raise not_found(f"https://docs.github.com/rest/releases/releases#{operation}")
+
     def _create_release(self, ctx: _Ctx, repo: Repo, payload: Any) -> Response:
         data = self._validate_release_payload(payload, create=True)
         assert ctx.token is not None
+        self._workflow_guard(ctx, repo, data.get("target_commitish"), "create-a-release")
         tag = data["tag_name"]
         race = self.faults.take("race_create", ctx.method, ctx.route)
         if race is not None:
@@ -1246,6 +1304,7 @@ class FakeGitHub:
         data = self._validate_release_payload(payload, create=False)
         with self.state.lock:
             rel = self.state.release(repo, int(ctx.params["release_id"]), can_see_drafts=True)
+            self._workflow_guard(ctx, repo, data.get("target_commitish") or rel.target_commitish, "update-a-release")
             self.state.update_release(repo, rel, data)
             return self._json(200, self._release_json(rel))
 
@@ -1430,10 +1489,13 @@ class FakeGitHub:
             uploader=ctx.token.login,
         )
         if drop is not None and not drop.params["after_processing"]:
+            received = b""
             try:
-                h.read_body(int(drop.params["after_bytes"]))
+                received = h.read_body(int(drop.params["after_bytes"]))
             finally:
-                if not drop.params["leave_starter"]:
+                if drop.params["leave_open"]:
+                    self.state.interrupt_upload(asset, received)
+                elif not drop.params["leave_starter"]:
                     self.state.abort_upload(repo, asset)
             raise _Drop("fault: drop_connection mid-upload")
         if self.faults.take("upload_502_starter", ctx.method, ctx.route) is not None:

@@ -22,7 +22,9 @@ from typing import Any, Literal
 JSON = dict[str, Any]
 
 Permission = Literal["read", "write"]
-AssetState = Literal["starter", "uploaded"]
+# "open" (listed by GitHub's description): an upload that was interrupted, holding the bytes received so far, with
+# no digest; which failures leave it is a GUESS (here: a connection dropped mid-body, see Faults.drop_connection).
+AssetState = Literal["starter", "uploaded", "open"]
 MAKE_LATEST_VALUES = ("true", "false", "legacy")
 MAX_BODY_CHARS = 125_000
 MAX_ASSETS_PER_RELEASE = 1000
@@ -147,6 +149,9 @@ class Token:
     login: str = "github-actions[bot]"
     user_id: int = 41898282
     rate_limit: int = 5000
+    #: authorised to change workflow files (a classic token's `workflow` scope, an App's Workflows: write);
+    #: a job's GITHUB_TOKEN never is
+    workflows: bool = False
 
 
 @dataclass
@@ -225,6 +230,8 @@ class Repo:
     files: dict[str, dict[str, bytes]] = field(default_factory=dict)
     #: tag -> commit sha
     tags: dict[str, str] = field(default_factory=dict)
+    #: refs (branches, SHAs) whose commit adds or modifies files under .github/workflows/ (default branch: its head)
+    workflow_changes: set[str] = field(default_factory=set)
     #: tags once held by an immutable release: can never get a release again
     burned_tags: set[str] = field(default_factory=set)
     releases: dict[int, Release] = field(default_factory=dict)
@@ -577,6 +584,15 @@ class State:
             asset.sha256 = sha256
             asset.size = size
             asset.state = "uploaded"
+            asset.updated_at = self.clock()
+
+    def interrupt_upload(self, asset: Asset, received: bytes) -> None:
+        """Leave ``asset`` ``open``: what arrived is stored, nothing is verified (no digest)."""
+        with self.lock:
+            path = self.new_blob_path()
+            path.write_bytes(received)
+            asset.path, asset.owned, asset.size, asset.sha256 = path, True, len(received), None
+            asset.state = "open"
             asset.updated_at = self.clock()
 
     def abort_upload(self, repo: Repo, asset: Asset) -> None:

@@ -14,6 +14,9 @@ and "Upload a release asset"; the rates, the lag and the caps are ours):
 ``upload_starter_502``  upload only: the body is read, an empty ``starter`` asset is left behind, 502.
 ``upload_drop``         upload only: half the body is read, then the connection is closed without an answer;
                         the ``starter`` asset stays (it is created when the upload starts).
+``upload_drop_open``    upload only: like ``upload_drop``, but the asset is left in the state ``open`` the
+                        description lists, holding the half received (which state an interrupted upload leaves
+                        is a GUESS; the state itself is documented). Not part of ``mixed``.
 ``lost_response``       any write (POST/PATCH/DELETE, uploads): the change is *committed*, then the connection
                         is closed without an answer (a timeout or a reset after the server did the work).
 ``release_lag``         eventual consistency: a newly created release is not visible to reads (list, get by id,
@@ -40,7 +43,7 @@ import threading
 from dataclasses import dataclass, field, fields
 
 PRE_KINDS = ("server_error", "secondary_403", "secondary_429", "secondary_bare", "primary")
-UPLOAD_KINDS = ("upload_starter_502", "upload_drop")
+UPLOAD_KINDS = ("upload_starter_502", "upload_drop", "upload_drop_open")
 ALL_KINDS = (*PRE_KINDS, *UPLOAD_KINDS, "lost_response", "release_lag", "asset_lag", "publish_lag", "latency")
 
 
@@ -56,6 +59,7 @@ class FaultMix:
     primary: float = 0.0
     upload_starter_502: float = 0.0
     upload_drop: float = 0.0
+    upload_drop_open: float = 0.0
     lost_response: float = 0.0
     release_lag: float = 0.0
     asset_lag: float = 0.0

@@ -97,6 +97,8 @@ class Token:
     value: str
     access: str  # "write" (contents: write) or "read" (contents: read)
     login: str = "github-actions[bot]"
+    # documented: may change workflow files (classic `workflow` scope, or Workflows: write); GITHUB_TOKEN never
+    workflows: bool = False
 
 
 @dataclass
@@ -106,7 +108,9 @@ class Asset:
     name: str
     label: str | None
     content_type: str
-    state: str  # "starter" while the bytes are not all there, then "uploaded"
+    # "starter" while the bytes are not all there, then "uploaded"; "open" (documented, the description's enum):
+    # an upload that was interrupted, holding the bytes received so far (GUESS: size counts them, no digest)
+    state: str
     created_at: float
     updated_at: float
     visible_at: float  # eventual consistency: reads before this time do not see it
@@ -118,7 +122,7 @@ class Asset:
 
     @property
     def size(self) -> int:
-        return len(self.data) if self.state == "uploaded" else 0
+        return len(self.data) if self.state in ("uploaded", "open") else 0
 
     @property
     def sha256(self) -> str | None:
@@ -156,6 +160,8 @@ class Repo:
     tags: dict[str, str] = field(default_factory=dict)
     releases: dict[int, Release] = field(default_factory=dict)
     burned_tags: set[str] = field(default_factory=set)
+    # commits (branch names or SHAs) whose change adds or modifies files under .github/workflows/
+    workflow_commits: set[str] = field(default_factory=set)
     # (effective time, release id or None=legacy rule): the latest pointer, with eventual consistency.
     latest_history: list[tuple[float, int | None]] = field(default_factory=list)
 

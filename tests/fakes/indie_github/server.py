@@ -40,8 +40,9 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
+from tests.fakes import exchanges, github_shapes
 from tests.fakes.indie_github.faults import PRE_KINDS, UPLOAD_KINDS, FaultMix, FaultPlanner
 from tests.fakes.indie_github.model import (
     ASSET_LIMIT,
@@ -179,6 +180,7 @@ class _Ctx:
     fault: str | None = None
     body_read: bool = False
     payload: dict[str, Any] = field(default_factory=dict)
+    raw_body: bytes | None = None  # a JSON body as read (for the request log's listeners)
 
     def header(self, name: str) -> str | None:
         return self.handler.headers.get(name)
@@ -266,11 +268,20 @@ class IndieGitHub:
 
     # --- seeding ----------------------------------------------------------------------------------------------
 
-    def add_token(self, value: str, access: str = "write", login: str = "github-actions[bot]") -> None:
+    def add_token(self, value: str, access: str = "write", login: str = "github-actions[bot]", *,
+                  workflows: bool = False) -> None:
+        """``workflows``: the token may change workflow files (a job's GITHUB_TOKEN never may)."""
         if access not in ("write", "read"):
             raise ValueError(access)
         with self.lock:
-            self.tokens[value] = Token(value, access, login)
+            self.tokens[value] = Token(value, access, login, workflows)
+
+    def touch_workflows(self, owner: str, name: str, commit: str | None = None) -> None:
+        """Make ``commit`` (default: the default branch's head) one that changes ``.github/workflows/``: creating
+        or updating a release that targets it then needs a token allowed to change workflows (documented)."""
+        with self.lock:
+            repo = self._repo(owner, name)
+            repo.workflow_commits.add(commit or repo.default_branch)
 
     def add_repo(self, owner: str, name: str, *, private: bool = False, immutable_releases: bool = False,
                  tags: tuple[str, ...] = ()) -> None:
@@ -287,9 +298,11 @@ class IndieGitHub:
 
     def seed_release(self, owner: str, name: str, tag: str, *, draft: bool = False, prerelease: bool = False,
                      immutable: bool = False, latest: bool | None = None, assets: dict[str, bytes] | None = None,
-                     starter_assets: tuple[str, ...] = (), age: float = 3600.0, body: str = "seeded") -> int:
+                     starter_assets: tuple[str, ...] = (), open_assets: dict[str, bytes] | None = None,
+                     age: float = 3600.0, body: str = "seeded") -> int:
         """Put a release straight into the state (no request, no fault). ``latest``: True marks it latest,
-        False publishes it with make_latest "false", None leaves the pointer alone. ``age`` seconds back."""
+        False publishes it with make_latest "false", None leaves the pointer alone. ``age`` seconds back.
+        ``open_assets``: assets left in state ``open`` (an interrupted upload) holding the given bytes."""
         with self.lock:
             repo = self._repo(owner, name)
             created = time.time() - age
@@ -309,6 +322,9 @@ class IndieGitHub:
             for asset_name in starter_assets:
                 asset = self._new_asset(repo, release, asset_name, None, "application/octet-stream", created)
                 asset.visible_at = created
+            for asset_name, data in (open_assets or {}).items():
+                asset = self._new_asset(repo, release, asset_name, None, "application/octet-stream", created)
+                asset.data, asset.state, asset.visible_at = data, "open", created
             return release.id
 
     # --- inspection (true state, no eventual consistency) -------------------------------------------------
@@ -415,6 +431,10 @@ class IndieGitHub:
             self._log.append(LogEntry(self._seq, role, method, ctx.path, ctx.raw_query,
                                       reply.status if reply else None, ctx.fault, token_kind, started, time.time(),
                                       _summary(ctx.payload)))
+        if role in ("api", "uploads") and exchanges.listening():
+            if role == "api" and reply is not None and not ctx.body_read and method in WRITE_METHODS:
+                self._read_unread_body(ctx)  # answered before reading it (a fault): still the request's body
+            self._tell_listeners(ctx, reply)
         try:
             if reply is None:
                 handler.close_connection = True
@@ -423,6 +443,23 @@ class IndieGitHub:
                 self._send(ctx, reply)
         except OSError:
             handler.close_connection = True
+
+    @staticmethod
+    def _read_unread_body(ctx: _Ctx) -> None:
+        length = int(ctx.header("Content-Length") or 0)
+        if 0 < length <= 1 << 20:
+            with contextlib.suppress(OSError):
+                ctx.raw_body = ctx.handler.rfile.read(length)
+                ctx.body_read = True
+
+    def _tell_listeners(self, ctx: _Ctx, reply: _Reply | None) -> None:
+        exchanges.record(exchanges.Exchange(
+            fake="indie_github", host=ctx.role, method=ctx.method, path=ctx.path,
+            query=tuple(parse_qsl(ctx.raw_query, keep_blank_values=True)),
+            request_headers=exchanges.redact_headers(dict(ctx.handler.headers.items())),
+            request_body=ctx.raw_body if ctx.role == "api" else None, status=reply.status if reply else 0,
+            response_content_type=reply.content_type if reply else "", response_body=reply.body if reply else b"",
+            older_server=self.old_fields, faults=(ctx.fault,) if ctx.fault else ()))
 
     def _token(self, handler: _Handler) -> tuple[Token | None, str, bool]:
         header = handler.headers.get("Authorization")
@@ -504,6 +541,7 @@ class IndieGitHub:
                 handler.rfile.readline()
         else:
             raw = handler.rfile.read(int(ctx.header("Content-Length") or 0))
+        ctx.raw_body = raw
         if not raw.strip():
             return {}
         try:
@@ -741,14 +779,23 @@ class IndieGitHub:
     # --- JSON shapes ------------------------------------------------------------------------------------
 
     def _user(self, login: str) -> dict[str, Any]:
-        return {"login": login, "id": 41898282, "type": "Bot", "url": f"{self.api_url}/users/{quote(login)}"}
+        """A user as the REST API shows one (``simple-user``: every field is required)."""
+        url = f"{self.api_url}/users/{quote(login)}"
+        return {"login": login, "id": 41898282, "node_id": "MDM6Qm90NDE4OTgyODI=", "type": "Bot", "url": url,
+                "avatar_url": "https://avatars.githubusercontent.com/in/15368?v=4", "gravatar_id": "",
+                "html_url": f"{self.server_url}/apps/github-actions", "site_admin": False,
+                **github_shapes.user_links(url)}
 
     def _repo_json(self, ctx: _Ctx, repo: Repo) -> dict[str, Any]:
         out: dict[str, Any] = {"id": repo.id, "name": repo.name, "full_name": repo.full_name,
                                "private": repo.private, "visibility": "private" if repo.private else "public",
-                               "owner": {"login": repo.owner, "type": "Organization"},
+                               "owner": {**self._user(repo.owner), "type": "Organization"},
                                "html_url": f"{self.server_url}/{repo.full_name}", "default_branch": repo.default_branch,
-                               "url": f"{self.api_url}/repos/{repo.full_name}"}
+                               "url": f"{self.api_url}/repos/{repo.full_name}", "node_id": f"R_kgDO{repo.id:x}",
+                               "description": None, "fork": False, "archived": False, "disabled": False,
+                               **github_shapes.repository_padding(f"{self.api_url}/repos/{repo.full_name}",
+                                                                  f"{self.server_url}/{repo.full_name}",
+                                                                  created_at=iso(self._window_start) or "")}
         if ctx.token is not None:
             push = ctx.token.access == "write"
             out["permissions"] = {"admin": False, "maintain": False, "push": push, "triage": push, "pull": True}
@@ -812,6 +859,7 @@ class IndieGitHub:
         if not tag:
             raise validation_failed("Release", "missing_field", "tag_name")
         draft, prerelease = bool(payload.get("draft", False)), bool(payload.get("prerelease", False))
+        self._check_workflows(ctx, repo, payload.get("target_commitish") or repo.default_branch, "create-a-release")
         check_tag_free(repo, tag)  # GUESS for drafts: refused like a published release when the tag is taken
         body = payload.get("body")
         if payload.get("generate_release_notes"):
@@ -831,6 +879,13 @@ class IndieGitHub:
         location = f"{self.api_url}/repos/{repo.full_name}/releases/{release.id}"
         return _json_reply(201, self._release_json(repo, release, float("inf")), {"Location": location})
 
+    @staticmethod
+    def _check_workflows(ctx: _Ctx, repo: Repo, target: str, anchor: str) -> None:
+        """Documented (create and update a release): if the resolved target commit adds or modifies files under
+        .github/workflows/, a token that may not change workflows gets 404 Not Found."""
+        if target in repo.workflow_commits and not (ctx.token is not None and ctx.token.workflows):
+            raise ApiError(404, "Not Found", doc=f"https://docs.github.com/rest/releases/releases#{anchor}")
+
     def _release_endpoint(self, ctx: _Ctx, repo: Repo, release_id: int, now: float) -> _Reply:
         if ctx.method == "GET":
             return _json_reply(200, self._release_json(repo, self._visible_release(ctx, repo, release_id, now), now))
@@ -847,6 +902,8 @@ class IndieGitHub:
         payload = ctx.payload
         check_types(payload, strings=("tag_name", "target_commitish", "name", "body", "make_latest",
                                       "discussion_category_name"), booleans=("draft", "prerelease"))
+        self._check_workflows(ctx, repo, payload.get("target_commitish") or release.target_commitish,
+                              "update-a-release")
         # "Immutable release. Only release title and notes can be modified." (GitHub's banner)
         locked = (payload.get("tag_name") not in (None, release.tag_name) or payload.get("draft") is True
                   or payload.get("prerelease") not in (None, release.prerelease)
@@ -986,10 +1043,14 @@ class IndieGitHub:
             asset.expected_size = length
             asset.visible_at = now + self.planner.lag_for("asset_lag", f"{release.tag_name}:{name}")
         ctx.body_read = True
-        if fault == "upload_drop":
+        if fault in ("upload_drop", "upload_drop_open"):
             ctx.fault = fault
+            received = b""
             with contextlib.suppress(OSError):
-                ctx.handler.rfile.read(max(1, length // 2))
+                received = ctx.handler.rfile.read(max(1, length // 2))
+            if fault == "upload_drop_open":
+                with self.lock:  # the documented state `open`: the bytes so far are kept, there is no digest
+                    asset.data, asset.state, asset.updated_at = received, "open", time.time()
             raise _Drop
         data = ctx.handler.rfile.read(length)
         if len(data) != length:
