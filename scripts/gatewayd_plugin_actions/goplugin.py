@@ -7,6 +7,7 @@ run. Both are checked without GatewayD, in well under a second.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import selectors
@@ -88,6 +89,27 @@ def explain(result: HandshakeResult) -> str:
     return f"{result.reason}{detail}"
 
 
+# How long a just-written binary may stay "busy": see start_fresh_binary.
+TEXT_BUSY_WAIT_SECONDS = 2.0
+
+
+def start_fresh_binary(argv: list[str], **popen: object) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen`` for a binary this process has just written (the gate's staged or extracted copy).
+
+    While one thread writes the file, another may fork (``go build`` of the next target): the child holds a
+    copy of the write descriptor until it execs, and exec of the file fails with ETXTBSY ("Text file busy")
+    meanwhile. That lasts microseconds to milliseconds, so it is waited out, never reported as the plugin's fault.
+    """
+    deadline = time.monotonic() + TEXT_BUSY_WAIT_SECONDS
+    while True:
+        try:
+            return subprocess.Popen(argv, **popen)  # type: ignore[call-overload,no-any-return]
+        except OSError as exc:
+            if exc.errno != errno.ETXTBSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def handshake(binary: Path, extra_env: dict[str, str] | None = None, timeout: float = 15.0,
               cwd: Path | None = None, args: list[str] | None = None,
               configured_env: dict[str, str] | None = None, tmpdir: Path | None = None) -> HandshakeResult:
@@ -98,8 +120,8 @@ def handshake(binary: Path, extra_env: dict[str, str] | None = None, timeout: fl
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)
     try:
-        process = subprocess.Popen([str(binary), *(args or [])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+        process = start_fresh_binary([str(binary), *(args or [])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, env=env, cwd=cwd)
     except OSError as exc:
         return HandshakeResult(False, f"cannot start {binary}: {exc}", "", 0.0)
     assert process.stdout is not None
@@ -143,12 +165,18 @@ def refuses_without_cookie(binary: Path, timeout: float = 15.0, settings: dict[s
     env.update({key: os.environ[key] for key in ("PATH", "HOME", "TMPDIR") if key in os.environ})
     started = time.monotonic()
     try:
-        result = subprocess.run([str(binary), *(args or [])], capture_output=True, env=env, timeout=timeout,
-                                stdin=subprocess.DEVNULL, check=False, cwd=cwd)
-    except subprocess.TimeoutExpired:
-        return HandshakeResult(False, "kept running without the magic cookie", "", timeout)
+        process = start_fresh_binary([str(binary), *(args or [])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env, stdin=subprocess.DEVNULL, cwd=cwd)
     except OSError as exc:
         return HandshakeResult(False, f"cannot start {binary}: {exc}", "", 0.0)
+    with process:
+        try:
+            _, stderr_bytes = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            return HandshakeResult(False, "kept running without the magic cookie", "", timeout)
+    result = subprocess.CompletedProcess(process.args, process.returncode, b"", stderr_bytes)
     stderr = result.stderr.decode("utf-8", "replace")
     seconds = time.monotonic() - started
     if result.returncode == 0:
