@@ -60,7 +60,8 @@ def third_party_imports() -> dict[str, str]:
     owners = importlib.metadata.packages_distributions()
     result: dict[str, str] = {}
     for module, where in imported_modules().items():
-        if module in sys.stdlib_module_names or module in (OWN, "__future__"):
+        # _typeshed is the type checkers' stdlib stubs, imported under TYPE_CHECKING only: never at run time
+        if module in sys.stdlib_module_names or module in (OWN, "__future__", "_typeshed"):
             continue
         distributions = owners.get(module)
         assert distributions, f"{where}: imports {module!r}, which no installed distribution provides"
