@@ -146,3 +146,15 @@ def test_tool_output_is_detail_above_the_headline_and_in_its_annotation(capsys: 
     actions_io.error_line("release failed:\n./main.go:1:1: expected 'package'")
     assert capsys.readouterr().err.splitlines() == ["  | ./main.go:1:1: expected 'package'",
                                                     "error: release failed (output above)"]
+
+
+def test_an_annotation_on_a_url_shaped_file_name_keeps_its_password(capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by tests/properties/test_cli_subprocess.py: ``--dist postgres://alice:…@…`` was named in
+    ``::error file=postgres%3A/alice%3A…@…``, escaped before the redaction, which then saw no URL."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    actions_io.report([Problem("file not found", f"postgres:/alice:{SECRET}@127.0.0.1:9/db/gatewayd_plugin.yaml")])
+    out = capsys.readouterr()
+    assert SECRET not in out.out + out.err
+    assert out.out.splitlines() == [
+        "::error file=postgres%3A/***@127.0.0.1%3A9/db/gatewayd_plugin.yaml::file not found"]

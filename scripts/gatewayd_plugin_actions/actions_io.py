@@ -49,7 +49,8 @@ def _emit(line: str, stream: TextIO | None = None) -> None:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # Redacted before escaping: an escaped URL (``postgres%3A/alice%3A…@``) no longer looks like one to _emit.
+    return redact(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
