@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
-from gatewayd_plugin_actions import commands
+import pytest
+
+from gatewayd_plugin_actions import actions_io, commands
 from gatewayd_plugin_actions.commands import COMMANDS, MODULES
-from tests.conftest import RunCli
+from gatewayd_plugin_actions.errors import Problem
+from tests.conftest import EXAMPLE_PLUGIN, RunCli, copy_plugin
 
 
 def registered_by(module: str) -> set[str]:
@@ -103,3 +107,54 @@ def test_a_line_break_in_a_value_keeps_the_error_on_one_line(run_cli: RunCli, tm
     assert project.returncode == 1
     assert project.stderr.splitlines() == ["a\\nb/gatewayd_plugin.yaml: file not found",
                                            "a\\nb/gatewayd_plugin.yaml: 1 error(s), 0 warning(s)"]
+
+
+def test_a_compile_error_is_shown_above_the_line_naming_the_failed_build(run_cli: RunCli, example_project: Path,
+                                                                         tmp_path: Path) -> None:
+    """The go build output came after the headline (``error: go build failed for linux/amd64:`` then the
+    compiler's lines), so the last stderr line was a compiler line, not the error."""
+    (example_project / "broken.go").write_text("package main\n\nfunc broken() {\n", encoding="utf-8")
+    result = run_cli("release", "--snapshot", "--project", example_project, "--dist", tmp_path / "d",
+                     "--version", "v1.0.0", "--targets", "linux/amd64")
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.rstrip("\n").splitlines()
+    assert lines[-1] == "error: go build failed for linux/amd64 (output above)", result.stderr
+    compiler = [i for i, line in enumerate(lines) if re.fullmatch(r"  \| \./broken\.go:4:1: syntax error.*", line)]
+    assert compiler and compiler[-1] < len(lines) - 1, result.stderr
+
+
+def test_a_tool_failure_ends_with_the_line_naming_the_tool(run_cli: RunCli, tmp_path: Path) -> None:
+    """govulncheck's own words (here: its database is missing) are the detail above the one-line error."""
+    project = copy_plugin(EXAMPLE_PLUGIN, tmp_path / "plugin")
+    result = run_cli("govulncheck", "--project", project, "--db", "file:///nonexistent-vulndb", timeout=900)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.rstrip("\n").splitlines()
+    assert re.fullmatch(r"govulncheck v\S+ failed \(exit 1\) \(output above\)", lines[-1]), result.stderr
+    assert re.fullmatch(r"  \| .*/nonexistent-vulndb: no such file or directory", lines[-2]), result.stderr
+
+
+def test_tool_output_is_detail_above_the_headline_and_in_its_annotation(capsys: pytest.CaptureFixture[str],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    actions_io.report([Problem("initdb failed (exit 1):\ninitdb: error: no space\n\ninitdb: removing data", "pg", 3)])
+    out = capsys.readouterr()
+    assert out.err.splitlines() == ["  | initdb: error: no space", "  |", "  | initdb: removing data",
+                                    "pg:3: initdb failed (exit 1) (output above)"]
+    # One workflow command: the headline first, the tool's lines after it (escaped, so still one stdout line).
+    assert out.out.splitlines() == [
+        "::error file=pg,line=3::initdb failed (exit 1):%0Ainitdb: error: no space%0A%0Ainitdb: removing data"]
+    actions_io.error_line("release failed:\n./main.go:1:1: expected 'package'")
+    assert capsys.readouterr().err.splitlines() == ["  | ./main.go:1:1: expected 'package'",
+                                                    "error: release failed (output above)"]
+
+
+def test_an_annotation_on_a_url_shaped_file_name_keeps_its_password(capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by tests/properties/test_cli_subprocess.py: ``--dist postgres://alice:…@…`` was named in
+    ``::error file=postgres%3A/alice%3A…@…``, escaped before the redaction, which then saw no URL."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    actions_io.report([Problem("file not found", f"postgres:/alice:{SECRET}@127.0.0.1:9/db/gatewayd_plugin.yaml")])
+    out = capsys.readouterr()
+    assert SECRET not in out.out + out.err
+    assert out.out.splitlines() == [
+        "::error file=postgres%3A/***@127.0.0.1%3A9/db/gatewayd_plugin.yaml::file not found"]

@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from gatewayd_plugin_actions.errors import Problem, UserError, one_line
+from gatewayd_plugin_actions.errors import Problem, UserError, one_line, split_detail
 from gatewayd_plugin_actions.redaction import redact
+
+# Before each line of a tool's own output that a failure carries: it reads as detail, and never as the error line.
+DETAIL_PREFIX = "  | "
 
 # GitHub shows only 10 annotations of each kind per step; the rest still go to the log and summary.
 MAX_ANNOTATIONS_PER_KIND = 10
@@ -46,7 +49,8 @@ def _emit(line: str, stream: TextIO | None = None) -> None:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # Redacted before escaping: an escaped URL (``postgres%3A/alice%3A…@``) no longer looks like one to _emit.
+    return redact(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
@@ -66,11 +70,21 @@ def workflow_command(problem: Problem) -> str:
     return f"::{problem.severity}{joined}::{_escape_data(problem.message)}"
 
 
+def _emit_failure(message: str, line_for: Callable[[str], str]) -> None:
+    """A message on stderr: the tool output it carries first (prefixed as detail), then its headline as
+    ``line_for`` places it, so the last line is the one-line error."""
+    headline, detail = split_detail(message)
+    for line in detail:
+        _emit(f"{DETAIL_PREFIX}{line}".rstrip(), sys.stderr)
+    _emit(line_for(headline), sys.stderr)
+
+
 def report(problems: list[Problem]) -> None:
-    """Print problems for humans (stderr) and, on Actions, as annotations (stdout, capped per kind)."""
+    """Print problems for humans (stderr: any tool output above each ``file:line: message``) and, on Actions, as
+    annotations (stdout, capped per kind: the headline first, the tool output after it)."""
     shown: dict[str, int] = {}
     for problem in problems:
-        _emit(str(problem), sys.stderr)
+        _emit_failure(problem.message, problem.located)
         if in_actions():
             count = shown.get(problem.severity, 0)
             if count < MAX_ANNOTATIONS_PER_KIND:
@@ -88,8 +102,8 @@ def conclude(problems: list[Problem], failure: str) -> None:
 
 
 def error_line(message: str) -> None:
-    """The closing ``error: …`` line of a failed command (its problems were reported above it)."""
-    _emit(f"error: {message}", sys.stderr)
+    """The closing ``error: …`` line of a failed command (its problems, and any tool output it carries, above it)."""
+    _emit_failure(message, lambda headline: f"error: {headline}")
 
 
 def progress(message: str) -> None:

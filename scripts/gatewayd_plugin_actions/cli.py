@@ -9,15 +9,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn, Protocol
 
 from gatewayd_plugin_actions import __version__, actions_io
 from gatewayd_plugin_actions.commands import COMMANDS, MODULES
 from gatewayd_plugin_actions.errors import Problem, UserError, one_line, shorten
 from gatewayd_plugin_actions.redaction import redact
 
-if TYPE_CHECKING:
-    from _typeshed import SupportsWrite
+
+class Writable(Protocol):
+    """What argparse prints to (typeshed's ``SupportsWrite[str]``, which no installed distribution provides)."""
+
+    def write(self, s: str, /) -> object: ...
 
 
 class Parser(argparse.ArgumentParser):
@@ -25,7 +28,7 @@ class Parser(argparse.ArgumentParser):
     its messages pass the same redaction as every other line (a URL given to the wrong option keeps its
     password). Subparsers are made of the same class."""
 
-    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+    def _print_message(self, message: str, file: Writable | None = None) -> None:
         super()._print_message(redact(message), file)
 
     def error(self, message: str) -> NoReturn:

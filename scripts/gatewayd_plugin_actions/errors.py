@@ -47,6 +47,17 @@ def one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def split_detail(message: str) -> tuple[str, list[str]]:
+    """A message's headline (its first line) and the lines after it: the tool's own output (a ``go build`` compile
+    error, initdb's, govulncheck's) that a failure carries. The reporter prints the detail first and the headline
+    last, so a failure's last line names what failed; a headline that ended with ``:`` (its output followed) says
+    where its output is instead."""
+    headline, *detail = message.rstrip().splitlines() or [""]
+    if detail:
+        headline = f"{headline.rstrip().removesuffix(':')} (output above)"
+    return headline, detail
+
+
 def first_few(items: list[str], limit: int = 5) -> str:
     """``a, b, c and 4 more``: a list named in a message without flooding it."""
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
@@ -68,11 +79,15 @@ class Problem:
             object.__setattr__(self, "file", shorten(one_line(self.file), 500))
 
     def __str__(self) -> str:
+        return self.located(self.message)
+
+    def located(self, message: str) -> str:
+        """``file:line: message`` (``warning: `` before a warning's message) for this problem's place."""
         where = ""
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         prefix = "" if self.severity == "error" else f"{self.severity}: "
-        return f"{where}{prefix}{self.message}"
+        return f"{where}{prefix}{message}"
 
     @property
     def is_error(self) -> bool:

@@ -209,6 +209,10 @@ def test_manifest_problems_are_reported_as_validate_reports_them(run_cli: RunCli
     errors = [line for line in validated.stderr.splitlines() if re.search(r"gatewayd_plugin\.yaml:\d+: ", line)]
     assert errors and all(line in result.stderr for line in errors), result.stderr
     assert "# first fix the" in result.stderr
+    # Found by tests/properties/test_cli_subprocess.py: the failed run ended with the next steps, not its error.
+    last = result.stderr.rstrip("\n").splitlines()[-1]
+    assert re.fullmatch(r"error: \d+ error\(s\) above block the first release: fix them, then follow the next steps",
+                        last), result.stderr
     # the safe changes were still made: the manifest needs the author's decision, the workflows do not
     assert workflows_of(project)["release.yaml"] == TEMPLATES["release.yaml"]
 

@@ -1,7 +1,8 @@
 """The real ``.venv/bin/gatewayd-plugin-actions``, run as a process on argument vectors drawn from its own parsers
 (every subcommand, every option, values of every kind and the files they name), on toolbox argument strings and
 on the composite steps' ``GPA_*`` inputs. The property: exit 0 (with the result the command promises), or exit > 0
-whose last stderr line is the error, on one line and not cut from a longer text; never a traceback, never a hang,
+whose last stderr line is the error's headline, on one line and not cut from a longer text (a tool's own output that
+a failure carries, such as a compile error, is detail above it, never the last line); never a traceback, never a hang,
 never the planted secret (in the environment and in every URL) on stdout, stderr, the step outputs or the step
 summary. Nothing can reach GitHub: its API, GatewayD's releases API and the proxies point at a closed loopback port.
 
@@ -11,6 +12,7 @@ Each example costs a process start (about 0.2 s, a Go build when a drawn project
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -52,6 +54,9 @@ LAST_LINE_LIMIT = MESSAGE_LIMIT + 800
 TIMEOUT = 180  # a run this long is a hang (a FIFO read, a device read to the end)
 # test-govulncheck runs govulncheck on its default database, vuln.go.dev (the tests stay on loopback).
 NO_STEP = {"test-govulncheck"}
+# Lines of a tool's own output as they ended stderr before the reporter put them above the headline: a Go
+# compiler/vet position (``./main.go:4:1: syntax error``) and go build's package header (``# example.com/m``).
+TOOL_LINE = re.compile(r"\S+\.go:\d+:\d+: |# \S+$")
 LOG_ENV = "GPA_PROPERTY_LOG"  # a file to append each run's exit code, argv and last stderr line to
 CLI_SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 
@@ -96,7 +101,10 @@ def assert_verdict(result: subprocess.CompletedProcess[str], root: Path) -> None
     lines = result.stderr.rstrip("\n").splitlines()
     assert lines, f"exit {result.returncode} without a word on stderr"
     last = lines[-1]
+    # A tool's output is detail (indented) above the headline: the last line is the headline, naming what failed.
     assert last.strip() and not last[0].isspace(), f"the last line is not an error line:\n{result.stderr[-3000:]}"
+    assert not TOOL_LINE.match(last), f"the last line is a tool's output, not the error:\n{result.stderr[-3000:]}"
+    assert not last.endswith(":"), f"the last line announces output that is not below it:\n{result.stderr[-3000:]}"
     assert len(last) <= LAST_LINE_LIMIT, f"a {len(last)}-character error line: {last[:300]}…"
 
 

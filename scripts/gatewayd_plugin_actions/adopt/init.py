@@ -116,6 +116,9 @@ def run(options: Options) -> int:
     actions_io.report(problems)
     blocking = Findings(problems).errors
     _next_steps(project, options, planned, repository, manifest.plugin_name if manifest else None, blocking)
+    if blocking:  # a failed command's last line is its error, below the next steps
+        actions_io.error_line(f"{len(blocking)} error(s) above block the first release: fix them, then follow "
+                              "the next steps")
     return 1 if blocking else 0
 
 
