@@ -60,8 +60,7 @@ def third_party_imports() -> dict[str, str]:
     owners = importlib.metadata.packages_distributions()
     result: dict[str, str] = {}
     for module, where in imported_modules().items():
-        # _typeshed is the type checkers' stdlib stubs, imported under TYPE_CHECKING only: never at run time
-        if module in sys.stdlib_module_names or module in (OWN, "__future__", "_typeshed"):
+        if module in sys.stdlib_module_names or module in (OWN, "__future__"):
             continue
         distributions = owners.get(module)
         assert distributions, f"{where}: imports {module!r}, which no installed distribution provides"
