@@ -12,6 +12,7 @@ from tests.fixtures.github import PublishDist
 
 SAVE_LOOP = """
 import sys
+from pathlib import Path
 from gatewayd_plugin_actions import dist
 target = Path(sys.argv[1])
 for _ in range(100):

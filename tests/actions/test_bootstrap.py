@@ -33,8 +33,8 @@ def test_cold_then_warm_through_a_launcher(tmp_path: Path) -> None:
     venv_python = Path(cold.stdout.strip())
     assert venv_python.is_relative_to(runner_temp) and venv_python.is_file()
     assert calls.read_text().count("x") == 1, "only the probe goes through the launcher"
-    check = subprocess.run([str(venv_python), "-c", "import gatewayd_plugin_actions, requests, ruamel.yaml, yaml; "
-                            "print(gatewayd_plugin_actions.__file__)"], capture_output=True, text=True,
+    check = subprocess.run([str(venv_python), "-c", "import gatewayd_plugin_actions, requests, ruamel.yaml, urllib3, "
+                            "watchfiles; print(gatewayd_plugin_actions.__file__)"], capture_output=True, text=True,
                            timeout=60, check=False, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert check.returncode == 0, check.stderr
     assert Path(check.stdout.strip()).is_relative_to(REPO_ROOT / "scripts")

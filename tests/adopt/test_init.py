@@ -227,6 +227,18 @@ def test_a_plugin_in_a_subfolder_is_refused_with_a_hint(run_cli: RunCli, tmp_pat
     assert workflows_of(outer / "plugins" / "gatewayd-plugin-example")["test.yaml"] == OLD_TEST_WORKFLOW
 
 
+def test_a_folder_that_is_no_plugin_is_refused_and_left_as_it_was(run_cli: RunCli, tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "README.md").write_text("not a plugin\n", encoding="utf-8")
+    pristine = tree_hash(folder)
+    result = init(run_cli, folder)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "has no go.mod and no gatewayd_plugin.yaml: it is not a GatewayD plugin repository" in last, last
+    assert tree_hash(folder) == pristine, "init wrote into a folder that is no plugin"
+
+
 def test_the_templates_ship_in_the_wheel(tmp_path: Path) -> None:
     """A non-editable install has the templates too: the wheel holds adopt/workflows, byte for byte."""
     source = tmp_path / "src"

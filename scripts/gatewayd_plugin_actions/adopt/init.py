@@ -73,6 +73,10 @@ def _check_root(project: Path) -> None:
         raise UserError(f"{project} is inside the git repository {top}: init writes workflows for a plugin at "
                         "the repository root; for a plugin in a subfolder copy workflows/test.yaml and "
                         "release.yaml by hand and set working-directory")
+    if not (project / "go.mod").is_file() and not (project / contract.MANIFEST_FILE).is_file():
+        # Nothing of a plugin here: writing workflows would only make a second mess to clean up.
+        raise UserError(f"{project} has no go.mod and no {contract.MANIFEST_FILE}: it is not a GatewayD plugin "
+                        "repository; run init in the plugin's repository (`gatewayd plugin scaffold` starts one)")
 
 
 def run(options: Options) -> int:
