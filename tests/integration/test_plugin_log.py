@@ -121,8 +121,12 @@ def test_a_panic_in_a_hook_is_named_with_its_line(runner: Runner, broken_plugin:
     panic_at = next(i for i, line in enumerate(log) if "panic: assignment to entry in nil map" in line)
     excerpt = [line.strip() for line in result.stderr.split("relevant GatewayD log lines", 1)[1].splitlines()[1:]]
     first_panic = excerpt.index(log[panic_at].strip())
-    head = excerpt[first_panic:first_panic + diagnose.PANIC_HEAD_LINES]
-    assert head == [line.strip() for line in log[panic_at:panic_at + diagnose.PANIC_HEAD_LINES]]
+    # The plugin's own lines, in the log's order (GatewayD's threads may log between them while it relays them).
+    relayed = f"plugin={PLUGIN}"
+    head = [line for line in excerpt[first_panic:] if relayed in line][:diagnose.PANIC_HEAD_LINES]
+    assert head == [line.strip() for line in log[panic_at:] if relayed in line][:diagnose.PANIC_HEAD_LINES]
+    assert all("lines left out" not in line
+               for line in excerpt[first_panic:excerpt.index(head[-1], first_panic)]), excerpt
     assert any("goroutine " in line for line in head), head
     assert any(re.search(r"plugin/plugin\.go:\d+ \+0x", line) for line in head), "the frame that locates it"
     assert all("lines left out" not in line for line in head), head
@@ -199,6 +203,25 @@ def test_the_excerpt_keeps_the_first_panic_with_its_frames() -> None:
     assert diagnose.plugin_panic(lines, "p") == ("panic: assignment to entry in nil map at "
                                                  "example.com/p/plugin/plugin.go:68 (in plugin.(*Plugin)."
                                                  "OnTrafficFromClient)")
+
+
+def test_lines_other_threads_wrote_inside_a_panic_keep_its_head_whole() -> None:
+    """GatewayD logs "Hook returned an error" while the plugin's stack is still being relayed (seen on v0.10.3):
+    the head is the panic's first lines as the log has them, not cut at the first interleaved line."""
+    noise = "".join(f"2026-01-01T00:00:{i:02d}Z INF Plugin is ready group=default name=p\n" for i in range(50))
+    stack = [f"2026-01-01T00:01:00Z DBG \tgoogle.golang.org/grpc/server.go:{n} +0x7f group=default plugin=p\n"
+             for n in range(30)]
+    hook_errors = ('2026-01-01T00:01:00Z ERR Hook returned an error error="EOF" group=default hookName=X\n'
+                   "2026-01-01T00:01:00Z ERR Hook returned nil result, so it won't work properly group=default\n")
+    panic = ("2026-01-01T00:01:00Z DBG panic: assignment to entry in nil map group=default plugin=p\n"
+             "2026-01-01T00:01:00Z DBG goroutine 7 [running]: group=default plugin=p\n"
+             + "".join(stack[:3]) + hook_errors + "".join(stack[3:]))
+    log = noise[: len(noise) // 2] + panic + noise
+    excerpt = diagnose.relevant_lines(program.parse_log(log), "p")
+    first = next(i for i, text in enumerate(excerpt) if "panic: assignment" in text)
+    in_log = [line for line in log.splitlines() if "INF Plugin is ready" not in line]
+    assert excerpt[first:first + 14] == in_log[:14], excerpt
+    assert "lines left out" in excerpt[first + 14]
 
 
 def test_tails_are_cut_at_line_boundaries() -> None:

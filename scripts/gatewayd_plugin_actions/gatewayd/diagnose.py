@@ -66,9 +66,14 @@ def relevant_lines(lines: list[program.LogLine], plugin: str) -> list[str]:
     if first is None:
         first = next((i for i, (line, _) in enumerate(picked) if line.level in ("ERR", "FTL", "PNC")), 0)
     start = max(0, first - CONTEXT_BEFORE)
+    # The panic's head runs to its last head line. Lines other threads wrote in between (GatewayD's "Hook returned
+    # an error" while the plugin's stack is relayed) stay where they were, so the head reads as the log does.
     end = first + 1
-    while end < len(picked) and picked[end][1]:
-        end += 1
+    for index in range(first + 1, min(len(picked), first + 1 + 2 * PANIC_HEAD_LINES)):
+        if is_panic(picked[index][0]):
+            break
+        if picked[index][1]:
+            end = index + 1
     excerpt = [f"… ({start} earlier lines left out)"] if start else []
     excerpt += texts[start:end]
     tail_from = max(end, len(texts) - (MAX_LOG_LINES - len(excerpt) - 1))
