@@ -10,7 +10,7 @@ import pytest
 
 from gatewayd_plugin_actions import actions_io, commands
 from gatewayd_plugin_actions.commands import COMMANDS, MODULES
-from gatewayd_plugin_actions.errors import Problem
+from gatewayd_plugin_actions.errors import Problem, with_output
 from tests.conftest import EXAMPLE_PLUGIN, RunCli, copy_plugin
 
 
@@ -146,6 +146,17 @@ def test_tool_output_is_detail_above_the_headline_and_in_its_annotation(capsys: 
     actions_io.error_line("release failed:\n./main.go:1:1: expected 'package'")
     assert capsys.readouterr().err.splitlines() == ["  | ./main.go:1:1: expected 'package'",
                                                     "error: release failed (output above)"]
+
+
+def test_a_headline_with_a_tools_output_names_what_failed_last(capsys: pytest.CaptureFixture[str]) -> None:
+    """The archive reader, its build and GatewayD's lint put their headline first and the output after it (they
+    used to end the headline with the tool's first lines); no output, no dangling colon."""
+    assert with_output("`gatewayd plugin lint` rejects the installed config", "") == (
+        "`gatewayd plugin lint` rejects the installed config")
+    message = with_output("the archive reader failed (exit 2)", "panic: boom\n\ngoroutine 1 [running]:\n")
+    actions_io.report([Problem(message, "dist/p-linux-amd64-v1.0.0.tar.gz")])
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "dist/p-linux-amd64-v1.0.0.tar.gz: the archive reader failed (exit 2) (output above)")
 
 
 def test_an_annotation_on_a_url_shaped_file_name_keeps_its_password(capsys: pytest.CaptureFixture[str],

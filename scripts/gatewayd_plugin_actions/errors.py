@@ -41,6 +41,13 @@ def last_lines(text: str, limit: int = 500) -> str:
     return "\n".join(reversed(kept))
 
 
+def with_output(headline: str, output: str, limit: int = 500) -> str:
+    """``headline`` followed by the end of a tool's ``output`` on the lines after it (see :func:`split_detail`:
+    the reporter prints them above the headline); just the headline when the tool printed nothing."""
+    tail = last_lines(output, limit)
+    return f"{headline}:\n{tail}" if tail else headline
+
+
 def one_line(text: str) -> str:
     """``text`` as one line: a line break inside a value (a path, an argument) is shown escaped, so the line
     that names it stays one line for a log, an annotation and a test."""

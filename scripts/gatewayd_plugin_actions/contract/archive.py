@@ -33,7 +33,7 @@ from gatewayd_plugin_actions.contract.names import (
     MAX_MEMBER_BYTES,
     installer_checksum_for,
 )
-from gatewayd_plugin_actions.errors import Problem, UserError, last_lines
+from gatewayd_plugin_actions.errors import Problem, UserError, with_output
 from gatewayd_plugin_actions.targets import Target
 
 CHECKER_DIR = Path(__file__).resolve().parent / "archivecheck"
@@ -110,8 +110,8 @@ def checker_binary() -> Path:
                                         env=env, capture_output=True, text=True, check=False,
                                         stdin=subprocess.DEVNULL)
                 if result.returncode != 0:
-                    raise UserError("building the archive reader (Go stdlib only) failed: "
-                                    f"{last_lines(result.stderr)}; Go 1.22 or newer is needed")
+                    raise UserError(with_output("building the archive reader (Go stdlib only) failed; Go 1.22 "
+                                                "or newer is needed", result.stderr))
                 built.replace(target)  # atomic: a concurrent process sees the old state or the whole file
         _built_checker["path"] = target
         return target
@@ -132,8 +132,8 @@ def read_archives(paths: Sequence[Path]) -> list[ArchiveContents]:
                             capture_output=True, check=False, stdin=subprocess.DEVNULL)
     lines = result.stdout.splitlines()
     if result.returncode != 0 or len(lines) != len(paths):
-        raise ArchiveError(f"the archive reader failed (exit {result.returncode}): "
-                           f"{last_lines(result.stderr.decode('utf-8', 'replace'), 300)}")
+        raise ArchiveError(with_output(f"the archive reader failed (exit {result.returncode})",
+                                       result.stderr.decode("utf-8", "replace"), 300))
     return [_contents(json.loads(line)) for line in lines]
 
 

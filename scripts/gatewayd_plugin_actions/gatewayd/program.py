@@ -25,7 +25,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from gatewayd_plugin_actions.contract import sha256_file
-from gatewayd_plugin_actions.errors import last_lines
+from gatewayd_plugin_actions.errors import with_output
 
 INSTALL_FAILURE_MARKERS = ("Invalid URL", "could not be found", "Download failed", "Checksum verification failed",
                            "There was an error", "Aborting...", "Failed to unmarshal", "unknown file type",
@@ -114,8 +114,8 @@ def install_local_archive(gatewayd: Path, archive: Path, name: str, workdir: Pat
                     result.problems.append("installed entry's checksum is not the sha256 of the installed binary")
         ok, lint_output = lint_plugins_config(gatewayd, config, workdir)
         if not ok:
-            result.problems.append("`gatewayd plugin lint` rejects the installed config: "
-                                   f"{last_lines(lint_output, 300)}")
+            result.problems.append(with_output("`gatewayd plugin lint` rejects the installed config", lint_output,
+                                               300))
     else:
         result.problems.append(f"the installer wrote no {config.name}")
     result.ok = not result.problems
