@@ -221,6 +221,12 @@ def test_the_release_gate_runs_the_plugin_in_the_repository(run_cli: RunCli, tmp
     assert passed.returncode == 0, passed.stderr
     assert re.search(r"gate: installed .* and loaded it in GatewayD v0\.10\.3", passed.stderr), passed.stderr
     assert_nothing_left(tmpdir)
+    # ...or --project names the repository, where the relative path resolves (from anywhere).
+    in_project = run_cli("verify", "--dist", dist, "--gatewayd-binary", gatewayd_binaries["v0.10.3"], *gate[2:],
+                         "--project", project, cwd=elsewhere, env=env, timeout=300)
+    assert in_project.returncode == 0, in_project.stderr
+    assert "does not exist" not in in_project.stderr and "no such file" not in in_project.stderr
+    assert_nothing_left(tmpdir)
 
 
 NEVER_SERVED_LOG = f"""\

@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--name", help="plugin name (default: from dist metadata)")
     parser.add_argument("--targets", metavar="OS/ARCH,...", help="targets that must have an archive")
     parser.add_argument("--repository", metavar="OWNER/NAME", help="repository the manifest must point at")
+    parser.add_argument("--project", type=path_arg, default=Path(), metavar="DIR",
+                        help="where the gate runs the plugin, as GatewayD run next to it would: relative paths in "
+                             "its env and args resolve there (default: the current directory)")
     add_gate(parser)
     parser.set_defaults(func=run)
 
