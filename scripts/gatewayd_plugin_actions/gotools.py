@@ -22,6 +22,13 @@ from gatewayd_plugin_actions.errors import UserError
 
 # Override of the tools directory (tests, self-hosted runners). Not GATEWAYD_*: GatewayD reads those as config.
 TOOLS_ENV = "GPA_TOOLS_DIR"
+# What `go` says (with -mod=readonly, as the release builds) when go.mod/go.sum are not tidy: the release's build
+# error hint and `init`'s go.sum check read the same words.
+NOT_TIDY_MARKERS = ("missing go.sum entry", "updates to go.mod needed")
+
+
+def says_not_tidy(go_output: str) -> bool:
+    return any(marker in go_output for marker in NOT_TIDY_MARKERS)
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,9 @@ from pathlib import Path
 
 from gatewayd_plugin_actions.adopt.changes import FileChange
 from gatewayd_plugin_actions.errors import Problem, UserError, first_few
-from gatewayd_plugin_actions.gotools import go_binary
+from gatewayd_plugin_actions.gotools import go_binary, says_not_tidy
 from gatewayd_plugin_actions.release.build import go_module_path, resolve_version_variable
 
-_NOT_TIDY = ("missing go.sum entry", "updates to go.mod needed")
 _PLUGIN_ID = re.compile(r"\bPluginID\s*=\s*(?:[\w.]+\.)?PluginID\s*\{")
 _VERSION_FIELD = re.compile(r"^(?P<lead>\s*Version\s*:\s*)(?P<value>[^,\n]+?)\s*,?\s*(?://.*)?$", re.MULTILINE)
 _COPY_IGNORED = shutil.ignore_patterns(".git", "dist", "node_modules", ".venv")
@@ -55,7 +54,7 @@ def missing_sums(project: Path) -> tuple[list[str], str]:
     if result.returncode == 0:
         return [], ""
     lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-    missing = [line for line in lines if any(m in line for m in _NOT_TIDY)]
+    missing = [line for line in lines if says_not_tidy(line)]
     other = next((line for line in lines if not line.startswith(("go: downloading", "go get", "go mod"))), "")
     return missing, "" if missing else other
 

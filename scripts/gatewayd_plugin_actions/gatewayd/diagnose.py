@@ -120,12 +120,17 @@ class PluginLogged:
         return f"{self.severity}: {self.text}{again}"
 
 
+def is_plugin_hclog(line: program.LogLine, plugin: str) -> bool:
+    """A line the plugin logged through hclog, relayed by go-plugin (which adds ``timestamp=``)."""
+    return line.about(plugin) and program.log_field(line.text, "timestamp") is not None
+
+
 def plugin_logged(lines: list[program.LogLine], plugin: str) -> list[PluginLogged]:
     """The plugin's own error and warning lines, one per distinct message, in the order first seen."""
     found: dict[tuple[str, str], PluginLogged] = {}
     for line in lines:
         severity = LOGGED_SEVERITY.get(line.level)
-        if severity is None or not line.about(plugin) or program.log_field(line.text, "timestamp") is None:
+        if severity is None or not is_plugin_hclog(line, plugin):
             continue
         key = (severity, line.message)
         seen = found.get(key)
@@ -240,7 +245,7 @@ def printed_by_plugin(lines: list[program.LogLine], plugin: str) -> list[program
     """The plugin's own output as GatewayD relays it: its hclog JSON lines (go-plugin adds ``timestamp=``) and
     its other stderr lines (debug, with only ``plugin=``); not go-plugin's or GatewayD's lines about it."""
     return [ln for ln in lines if ln.about(plugin) and " name=" not in f" {ln.text}" and (
-        program.log_field(ln.text, "timestamp") is not None or ln.message not in GO_PLUGIN_MESSAGES)]
+        is_plugin_hclog(ln, plugin) or ln.message not in GO_PLUGIN_MESSAGES)]
 
 
 def did_not_serve(lines: list[program.LogLine], plugin: str, start_timeout: str) -> str | None:

@@ -22,7 +22,7 @@ from typing import IO
 from gatewayd_plugin_actions import actions_io, dist
 from gatewayd_plugin_actions.contract import sha256_file
 from gatewayd_plugin_actions.errors import Problem, UserError, shorten
-from gatewayd_plugin_actions.gotools import go_binary
+from gatewayd_plugin_actions.gotools import go_binary, says_not_tidy
 from gatewayd_plugin_actions.release.context import Binary, ReleaseContext
 from gatewayd_plugin_actions.targets import Target
 
@@ -247,7 +247,7 @@ def build_target(ctx: ReleaseContext, target: Target) -> Binary:
             hint = (f"; the Go linker refused --ldflags {shorten(ctx.options.extra_ldflags, 200)!r}: check it "
                     "against `go tool link -help`")
             tail = first
-        elif "missing go.sum entry" in stderr or "updates to go.mod needed" in stderr:
+        elif says_not_tidy(stderr):
             hint = ("; go.mod/go.sum are not tidy: run `go mod tidy` and commit both "
                     "(the release builds exactly what is committed)")
         raise UserError(f"go build failed for {target}:\n{tail}{hint}",
