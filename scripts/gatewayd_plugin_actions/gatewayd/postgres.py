@@ -281,6 +281,19 @@ def local_server(bindir: Path | None = None, attempts: int = 3) -> Iterator[Loca
     finally:
         if process is not None:
             _stop(process)
+        _remove(directory)
+
+
+REMOVE_SECONDS = 5.0
+
+
+def _remove(directory: Path) -> None:
+    """Remove the server's directory, again while it keeps coming back: interrupted during initdb (Ctrl-C in
+    `dev`), the single-user postgres that initdb started may still write files there after initdb is gone."""
+    deadline = time.monotonic() + REMOVE_SECONDS
+    shutil.rmtree(directory, ignore_errors=True)
+    while directory.exists() and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
         shutil.rmtree(directory, ignore_errors=True)
 
 
